@@ -1,0 +1,1 @@
+//! Preprocessing as scGNN does it (spec §1).

@@ -1,0 +1,1 @@
+//! Negative-binomial simulator with known clusters.
