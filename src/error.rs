@@ -42,13 +42,24 @@ pub enum Error {
 
 impl Error {
     /// An input error at `pos` (e.g. "line 12") in `path`.
-    pub fn input(path: impl Into<PathBuf>, pos: impl Into<Option<String>>, msg: impl Into<String>) -> Self {
-        Error::Input { path: path.into(), pos: pos.into(), msg: msg.into() }
+    pub fn input(
+        path: impl Into<PathBuf>,
+        pos: impl Into<Option<String>>,
+        msg: impl Into<String>,
+    ) -> Self {
+        Error::Input {
+            path: path.into(),
+            pos: pos.into(),
+            msg: msg.into(),
+        }
     }
 
     /// An I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     /// Process exit code for this error: 2 for the user's input or usage, 1 otherwise.

@@ -19,7 +19,13 @@ pub struct Csr<T> {
 impl<T: Copy + Default + PartialEq> Csr<T> {
     /// An empty `rows × cols` matrix.
     pub fn zeros(rows: usize, cols: usize) -> Self {
-        Csr { rows, cols, indptr: vec![0; rows + 1], indices: Vec::new(), data: Vec::new() }
+        Csr {
+            rows,
+            cols,
+            indptr: vec![0; rows + 1],
+            indices: Vec::new(),
+            data: Vec::new(),
+        }
     }
 
     /// Number of stored entries.
@@ -48,7 +54,13 @@ impl<T: Copy + Default + PartialEq> Csr<T> {
         }
         let indices = t.iter().map(|e| e.1).collect();
         let data = t.iter().map(|e| e.2).collect();
-        Csr { rows, cols, indptr, indices, data }
+        Csr {
+            rows,
+            cols,
+            indptr,
+            indices,
+            data,
+        }
     }
 
     /// The transpose, in O(nnz + rows + cols).
@@ -73,7 +85,13 @@ impl<T: Copy + Default + PartialEq> Csr<T> {
                 next[c as usize] += 1;
             }
         }
-        Csr { rows: self.cols, cols: self.rows, indptr, indices, data }
+        Csr {
+            rows: self.cols,
+            cols: self.rows,
+            indptr,
+            indices,
+            data,
+        }
     }
 
     /// Keeps the given rows (in the given order).
@@ -88,7 +106,13 @@ impl<T: Copy + Default + PartialEq> Csr<T> {
             data.extend_from_slice(cv);
             indptr.push(indices.len());
         }
-        Csr { rows: keep.len(), cols: self.cols, indptr, indices, data }
+        Csr {
+            rows: keep.len(),
+            cols: self.cols,
+            indptr,
+            indices,
+            data,
+        }
     }
 
     /// Keeps the given columns (in the given order; the order must be a valid
@@ -119,7 +143,13 @@ impl<T: Copy + Default + PartialEq> Csr<T> {
             }
             indptr.push(indices.len());
         }
-        Csr { rows: self.rows, cols: keep.len(), indptr, indices, data }
+        Csr {
+            rows: self.rows,
+            cols: keep.len(),
+            indptr,
+            indices,
+            data,
+        }
     }
 }
 
@@ -158,7 +188,13 @@ impl Csr<f32> {
             }
             indptr.push(indices.len());
         }
-        Csr { rows: d.rows, cols: d.cols, indptr, indices, data }
+        Csr {
+            rows: d.rows,
+            cols: d.cols,
+            indptr,
+            indices,
+            data,
+        }
     }
 }
 
@@ -176,7 +212,11 @@ pub struct Dense {
 impl Dense {
     /// A zero matrix.
     pub fn zeros(rows: usize, cols: usize) -> Self {
-        Dense { rows, cols, data: vec![0.0; rows * cols] }
+        Dense {
+            rows,
+            cols,
+            data: vec![0.0; rows * cols],
+        }
     }
 
     /// Wraps row-major data; panics if the length is wrong (a programming error).
@@ -256,7 +296,11 @@ mod tests {
     use super::*;
 
     fn small() -> Csr<f32> {
-        Csr::from_triplets(3, 4, vec![(0, 1, 1.0), (2, 3, 2.0), (1, 0, 3.0), (0, 3, 4.0)])
+        Csr::from_triplets(
+            3,
+            4,
+            vec![(0, 1, 1.0), (2, 3, 2.0), (1, 0, 3.0), (0, 3, 4.0)],
+        )
     }
 
     #[test]

@@ -45,6 +45,9 @@ mod tests {
         assert_eq!(stream(1, "ae").next_u64(), stream(1, "ae").next_u64());
         assert_ne!(stream(1, "ae").next_u64(), stream(1, "gae").next_u64());
         assert_ne!(stream(1, "ae").next_u64(), stream(2, "ae").next_u64());
-        assert_ne!(substream(1, "g", 0).next_u64(), substream(1, "g", 1).next_u64());
+        assert_ne!(
+            substream(1, "g", 0).next_u64(),
+            substream(1, "g", 1).next_u64()
+        );
     }
 }

@@ -1,1 +1,5 @@
-//! (stage module; filled in by its issue)
+//! Evaluation: clustering metrics and imputation benchmarks. Nothing here ever
+//! feeds back into training or stopping rules (except label-free comparisons
+//! between consecutive iterations, which use `metrics::ari` on our own labels).
+
+pub mod metrics;
