@@ -1,1 +1,3 @@
 //! Readers and writers for every supported format.
+
+pub mod atomic;
