@@ -20,6 +20,9 @@ pub enum Error {
         /// What is wrong and what to do next.
         msg: String,
     },
+    /// The data cannot be analysed as given (e.g. nothing left after filtering).
+    #[error("{0}")]
+    Data(String),
     /// Bad combination of parameters or options.
     #[error("{0}")]
     Usage(String),
@@ -65,7 +68,7 @@ impl Error {
     /// Process exit code for this error: 2 for the user's input or usage, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Input { .. } | Error::Usage(_) | Error::Resources(_) => 2,
+            Error::Input { .. } | Error::Data(_) | Error::Usage(_) | Error::Resources(_) => 2,
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => 2,
             _ => 1,
         }

@@ -1,1 +1,257 @@
-//! Preprocessing as scGNN does it (spec §1).
+//! Preprocessing as scGNN does it (spec §1.1): keep genes expressed in at least
+//! 1 % of cells, then cells expressing at least 1 % of the kept genes, then the
+//! 2 000 genes of largest variance of the raw values, then ln(1 + x).
+//!
+//! scGNN's two input paths rank genes by different statistics (§1.1 vs §1.2); we use
+//! the CSV path's rule for every format so that the format never changes the result.
+//! The kept genes stay in their input order (scGNN's CSV path writes them by
+//! ascending variance; the set is the same).
+
+use crate::error::{Error, Result};
+use crate::matrix::{Csr, ExprMatrix};
+use rayon::prelude::*;
+
+/// Value transform applied after selection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transform {
+    /// ln(1 + x) (scGNN's `--transform log`).
+    Log,
+    /// Values unchanged (input already logged).
+    None,
+}
+
+impl std::str::FromStr for Transform {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "log" | "log1p" => Ok(Transform::Log),
+            "none" | "no" => Ok(Transform::None),
+            _ => Err(Error::Usage(format!(
+                "unknown transform '{s}'; use log or none"
+            ))),
+        }
+    }
+}
+
+/// Preprocessing parameters, defaults from scGNN's `PreprocessingscGNN.py` (spec §1.3).
+#[derive(Clone, Debug)]
+pub struct PreprocessParams {
+    /// A gene is kept if its fraction of non-zero cells is ≥ 1 − `gene_ratio` (0.99).
+    pub gene_ratio: f64,
+    /// A cell is kept if its fraction of non-zero kept genes is ≥ 1 − `cell_ratio` (0.99).
+    pub cell_ratio: f64,
+    /// Number of most variable genes to keep (2000; all genes if fewer remain).
+    pub n_top_genes: usize,
+    /// Transform applied to the kept values.
+    pub transform: Transform,
+}
+
+impl Default for PreprocessParams {
+    fn default() -> Self {
+        PreprocessParams {
+            gene_ratio: 0.99,
+            cell_ratio: 0.99,
+            n_top_genes: 2000,
+            transform: Transform::Log,
+        }
+    }
+}
+
+impl PreprocessParams {
+    /// Checks the ranges.
+    pub fn validate(&self) -> Result<()> {
+        for (name, v) in [
+            ("--geneRatio", self.gene_ratio),
+            ("--cellRatio", self.cell_ratio),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(Error::Usage(format!(
+                    "{name} must be between 0 and 1, got {v}"
+                )));
+            }
+        }
+        if self.n_top_genes == 0 {
+            return Err(Error::Usage("--geneSelectnum must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+/// The result of preprocessing.
+#[derive(Clone, Debug)]
+pub struct Preprocessed {
+    /// Transformed values of the kept cells and genes (cells × genes).
+    pub expr: ExprMatrix,
+    /// Raw values of the same cells and genes (for LTMG, `layers["counts"]`, benchmarks).
+    pub counts: Csr<f32>,
+    /// Indices of the kept cells in the input.
+    pub kept_cells: Vec<usize>,
+    /// Indices of the kept genes in the input, in input order.
+    pub kept_genes: Vec<usize>,
+}
+
+/// Per-column (gene) non-zero counts restricted to `rows`.
+fn gene_nonzeros(x: &Csr<f32>) -> Vec<u64> {
+    let mut nz = vec![0u64; x.cols];
+    for &c in &x.indices {
+        nz[c as usize] += 1;
+    }
+    nz
+}
+
+/// Runs the filters, the variable-gene selection and the transform.
+pub fn preprocess(m: &ExprMatrix, p: &PreprocessParams) -> Result<Preprocessed> {
+    p.validate()?;
+    let n_cells = m.n_cells();
+    // Same floating-point expression as scGNN (fraction ≥ 1 − ratio) so borderline genes match.
+    let gene_min = 1.0 - p.gene_ratio;
+    let nz = gene_nonzeros(&m.x);
+    let genes1: Vec<usize> = (0..m.n_genes())
+        .filter(|&g| nz[g] as f64 / n_cells as f64 >= gene_min)
+        .collect();
+    if genes1.is_empty() {
+        return Err(Error::Data(format!(
+            "no gene is non-zero in at least {:.2} % of the {n_cells} cells; the matrix is (nearly) all zero — check the input or lower --geneRatio",
+            gene_min * 100.0
+        )));
+    }
+    let x1 = m.x.select_cols(&genes1);
+    let cell_min = 1.0 - p.cell_ratio;
+    let ng1 = genes1.len() as f64;
+    let cells: Vec<usize> = (0..n_cells)
+        .filter(|&c| (x1.indptr[c + 1] - x1.indptr[c]) as f64 / ng1 >= cell_min)
+        .collect();
+    if cells.is_empty() {
+        return Err(Error::Data(format!(
+            "no cell expresses at least {:.2} % of the {} kept genes; check the input or lower --cellRatio",
+            cell_min * 100.0,
+            genes1.len()
+        )));
+    }
+    let x2 = x1.select_rows(&cells);
+    let var = column_variances(&x2);
+    let mut order: Vec<usize> = (0..genes1.len()).collect();
+    // Largest variance first; ties by input position so the choice is deterministic.
+    order.sort_by(|&a, &b| {
+        var[b]
+            .partial_cmp(&var[a])
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.cmp(&b))
+    });
+    order.truncate(p.n_top_genes.min(order.len()));
+    order.sort_unstable();
+    let counts = x2.select_cols(&order);
+    let kept_genes: Vec<usize> = order.iter().map(|&j| genes1[j]).collect();
+    let mut values = counts.clone();
+    if p.transform == Transform::Log {
+        values.data.par_iter_mut().for_each(|v| *v = v.ln_1p());
+    }
+    let expr = ExprMatrix {
+        x: values,
+        genes: kept_genes.iter().map(|&g| m.genes[g].clone()).collect(),
+        cells: cells.iter().map(|&c| m.cells[c].clone()).collect(),
+    };
+    tracing::info!(
+        "preprocess: {} → {} genes expressed in ≥ {:.0} % of cells, {} → {} cells, {} variable genes kept",
+        m.n_genes(),
+        genes1.len(),
+        gene_min * 100.0,
+        n_cells,
+        cells.len(),
+        kept_genes.len()
+    );
+    Ok(Preprocessed {
+        expr,
+        counts,
+        kept_cells: cells,
+        kept_genes,
+    })
+}
+
+/// Sample variance (ddof = 1) of every column, zeros included, in f64.
+pub fn column_variances(x: &Csr<f32>) -> Vec<f64> {
+    let n = x.rows as f64;
+    let (sum, sq) = (0..x.rows)
+        .into_par_iter()
+        .fold(
+            || (vec![0f64; x.cols], vec![0f64; x.cols]),
+            |(mut s, mut q), r| {
+                let (idx, val) = x.row(r);
+                for (&c, &v) in idx.iter().zip(val) {
+                    s[c as usize] += v as f64;
+                    q[c as usize] += v as f64 * v as f64;
+                }
+                (s, q)
+            },
+        )
+        .reduce(
+            || (vec![0f64; x.cols], vec![0f64; x.cols]),
+            |(mut s1, mut q1), (s2, q2)| {
+                s1.iter_mut().zip(&s2).for_each(|(a, b)| *a += b);
+                q1.iter_mut().zip(&q2).for_each(|(a, b)| *a += b);
+                (s1, q1)
+            },
+        );
+    sum.iter()
+        .zip(&sq)
+        .map(|(&s, &q)| {
+            if n > 1.0 {
+                ((q - s * s / n) / (n - 1.0)).max(0.0)
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(rows: Vec<Vec<f32>>) -> ExprMatrix {
+        let d = crate::matrix::Dense::from_vec(rows.len(), rows[0].len(), rows.concat());
+        ExprMatrix {
+            x: Csr::from_dense(&d),
+            genes: (0..d.cols).map(|j| format!("g{j}")).collect(),
+            cells: (0..d.rows).map(|i| format!("c{i}")).collect(),
+        }
+    }
+
+    #[test]
+    fn variance_matches_two_pass() {
+        let x = m(vec![vec![1.0, 0.0], vec![3.0, 0.0], vec![0.0, 5.0]]).x;
+        let v = column_variances(&x);
+        // column 0: mean 4/3, ss = (1-4/3)^2+(3-4/3)^2+(4/3)^2 = 14/3 → /2
+        assert!((v[0] - 7.0 / 3.0).abs() < 1e-12);
+        assert!((v[1] - 25.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn filters_and_selects() {
+        // gene 2 is all zero; cell 3 is all zero.
+        let e = m(vec![
+            vec![1.0, 9.0, 0.0, 1.0],
+            vec![2.0, 0.0, 0.0, 1.0],
+            vec![3.0, 1.0, 0.0, 1.0],
+            vec![0.0, 0.0, 0.0, 0.0],
+        ]);
+        let p = PreprocessParams {
+            n_top_genes: 2,
+            ..Default::default()
+        };
+        let r = preprocess(&e, &p).unwrap();
+        assert_eq!(r.kept_cells, vec![0, 1, 2]);
+        // variances over kept cells: g0 = 1, g1 = 22.33, g3 = 0 → keep g0, g1 in input order
+        assert_eq!(r.kept_genes, vec![0, 1]);
+        assert!((r.expr.x.to_dense().get(0, 1) - 10f32.ln()).abs() < 1e-6);
+        assert_eq!(r.counts.to_dense().get(0, 1), 9.0);
+    }
+
+    #[test]
+    fn all_zero_is_a_clear_error() {
+        let e = m(vec![vec![0.0, 0.0], vec![0.0, 0.0]]);
+        let err = preprocess(&e, &PreprocessParams::default()).unwrap_err();
+        assert!(err.to_string().contains("all zero"), "{err}");
+        assert_eq!(err.exit_code(), 2);
+    }
+}

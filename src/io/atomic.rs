@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 /// The temporary name used while `dest` is being written (same folder, so the
 /// final rename is atomic on one file system).
 pub fn temp_path(dest: &Path) -> PathBuf {
-    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     dest.with_file_name(format!(".{name}.partial-{}", std::process::id()))
 }
 
@@ -44,7 +47,10 @@ mod tests {
         assert!(r.is_err());
         assert!(!dest.exists());
         assert!(!temp_path(&dest).exists());
-        write_atomic(&dest, |p| std::fs::write(p, "full").map_err(|e| Error::io(p, e))).unwrap();
+        write_atomic(&dest, |p| {
+            std::fs::write(p, "full").map_err(|e| Error::io(p, e))
+        })
+        .unwrap();
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), "full");
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -1,3 +1,181 @@
-//! Readers and writers for every supported format.
+//! Readers and writers for every supported format. The reader is chosen from the
+//! path (folder → 10X mtx, `.h5ad`, `.h5`, `.tsv`/`.txt`, otherwise CSV) unless a
+//! format is given explicitly.
 
 pub mod atomic;
+pub mod csv;
+pub mod mtx;
+pub mod outputs;
+
+use crate::error::{Error, Result};
+use crate::matrix::ExprMatrix;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+/// Input formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Comma-separated text, optionally gzipped.
+    Csv,
+    /// Tab-separated text, optionally gzipped.
+    Tsv,
+    /// 10X Matrix Market folder.
+    TenxMtx,
+    /// 10X HDF5 (Cell Ranger v3 `matrix/` group).
+    TenxH5,
+    /// AnnData HDF5.
+    H5ad,
+}
+
+impl std::str::FromStr for Format {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "csv" => Ok(Format::Csv),
+            "tsv" => Ok(Format::Tsv),
+            "10x-mtx" | "mtx" | "10x" => Ok(Format::TenxMtx),
+            "10x-h5" | "h5" => Ok(Format::TenxH5),
+            "h5ad" => Ok(Format::H5ad),
+            _ => Err(Error::Usage(format!(
+                "unknown format '{s}'; use one of csv, tsv, 10x-mtx, 10x-h5, h5ad"
+            ))),
+        }
+    }
+}
+
+impl Format {
+    /// Guesses the format from the path.
+    pub fn detect(path: &Path) -> Format {
+        if path.is_dir() {
+            return Format::TenxMtx;
+        }
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        let name = name.strip_suffix(".gz").unwrap_or(&name);
+        if name.ends_with(".h5ad") {
+            Format::H5ad
+        } else if name.ends_with(".h5") || name.ends_with(".hdf5") {
+            Format::TenxH5
+        } else if name.ends_with(".tsv") || name.ends_with(".tab") || name.ends_with(".txt") {
+            Format::Tsv
+        } else if name.ends_with(".mtx") {
+            Format::TenxMtx
+        } else {
+            Format::Csv
+        }
+    }
+}
+
+/// How to read an input matrix.
+#[derive(Clone, Debug)]
+pub struct ReadOptions {
+    /// Force a format instead of guessing it from the path.
+    pub format: Option<Format>,
+    /// Text input has cells in rows (scGNN's `--transpose`); default genes in rows.
+    pub cells_as_rows: bool,
+    /// Refuse text input whose names look transposed.
+    pub layout_check: bool,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            format: None,
+            cells_as_rows: false,
+            layout_check: true,
+        }
+    }
+}
+
+/// Reads an expression matrix (cells × genes) in any supported format.
+pub fn read_matrix(path: &Path, opts: &ReadOptions) -> Result<ExprMatrix> {
+    if !path.exists() {
+        return Err(Error::input(
+            path,
+            None,
+            "no such file or folder; check the path",
+        ));
+    }
+    let format = opts.format.unwrap_or_else(|| Format::detect(path));
+    let m = match format {
+        Format::Csv => csv::read_delimited(path, opts, None)?,
+        Format::Tsv => csv::read_delimited(path, opts, Some(b'\t'))?,
+        Format::TenxMtx => {
+            let dir = if path.is_dir() {
+                path
+            } else {
+                path.parent().unwrap_or(Path::new("."))
+            };
+            mtx::read_10x_mtx(dir)?
+        }
+        Format::TenxH5 | Format::H5ad => read_hdf5(path, format)?,
+    };
+    if m.n_cells() == 0 || m.n_genes() == 0 {
+        return Err(Error::input(
+            path,
+            None,
+            format!(
+                "the matrix is empty ({} cells × {} genes)",
+                m.n_cells(),
+                m.n_genes()
+            ),
+        ));
+    }
+    tracing::info!(
+        "read {}: {} cells × {} genes, {} non-zeros",
+        path.display(),
+        m.n_cells(),
+        m.n_genes(),
+        m.x.nnz()
+    );
+    Ok(m)
+}
+
+fn read_hdf5(path: &Path, format: Format) -> Result<ExprMatrix> {
+    let _ = format;
+    Err(Error::input(
+        path,
+        None,
+        "HDF5 input is not available in this build",
+    ))
+}
+
+/// Opens a file for buffered reading, decompressing it if it starts with the gzip
+/// magic bytes (whatever its extension).
+pub(crate) fn open_maybe_gz(path: &Path) -> Result<Box<dyn BufRead + Send>> {
+    let f = std::fs::File::open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::input(path, None, "no such file; check the path")
+        } else {
+            Error::io(path, e)
+        }
+    })?;
+    let mut r = BufReader::with_capacity(1 << 20, f);
+    let magic = r.fill_buf().map_err(|e| Error::io(path, e))?;
+    if magic.len() >= 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+        let dec = flate2::bufread::MultiGzDecoder::new(r);
+        Ok(Box::new(BufReader::with_capacity(1 << 20, dec)))
+    } else {
+        Ok(Box::new(r))
+    }
+}
+
+/// Turns a read failure into a user-facing error (truncated or corrupt gzip
+/// streams are the common case).
+pub(crate) fn read_error(path: &Path, e: std::io::Error) -> Error {
+    match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => Error::input(
+            path,
+            None,
+            "the compressed stream ends early: the file is truncated (re-download or re-copy it)",
+        ),
+        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => Error::input(
+            path,
+            None,
+            format!("the file is corrupt or not valid text ({e})"),
+        ),
+        _ => Error::io(path, e),
+    }
+}
