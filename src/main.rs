@@ -1,1 +1,128 @@
-fn main() {}
+//! The `scgnn` binary: parses the command line, calls the library, maps errors
+//! to exit codes (0 ok, 2 bad input or usage, 1 anything else).
+
+mod cli;
+
+use clap::Parser;
+use cli::{Cli, Command};
+use scgnn::error::{Error, Result};
+use scgnn::io::{self, Format, ReadOptions};
+use scgnn::preprocess::{PreprocessParams, Transform};
+use scgnn::simulate::{SimDesign, SimParams};
+use std::time::Instant;
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    init_logging(cli.global.verbose, cli.global.quiet);
+    let result = init_threads(cli.global.threads.as_deref()).and_then(|_| dispatch(&cli));
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(e.exit_code());
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = if quiet {
+        "error"
+    } else {
+        match verbose {
+            0 => "info",
+            1 => "debug",
+            _ => "trace",
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SCGNN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("scgnn={level}")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+}
+
+fn init_threads(threads: Option<&str>) -> Result<()> {
+    let n = match threads {
+        None | Some("all") => 0,
+        Some(s) => s
+            .parse::<usize>()
+            .map_err(|_| Error::Usage(format!("--threads must be a number or 'all', got '{s}'")))?,
+    };
+    scgnn::nn::init_thread_pool(n)
+}
+
+fn read_opts(a: &cli::InputArgs) -> Result<ReadOptions> {
+    Ok(ReadOptions {
+        format: a.format.as_deref().map(str::parse::<Format>).transpose()?,
+        cells_as_rows: a.cells_as_rows,
+        layout_check: !a.no_layout_check,
+    })
+}
+
+fn dispatch(cli: &Cli) -> Result<()> {
+    let seed = cli.global.seed;
+    match &cli.command {
+        Command::Preprocess(a) => {
+            let t = Instant::now();
+            let m = io::read_matrix(&a.input.input, &read_opts(&a.input)?)?;
+            let p = PreprocessParams {
+                gene_ratio: a.pre.gene_ratio,
+                cell_ratio: a.pre.cell_ratio,
+                n_top_genes: a.pre.n_top_genes,
+                transform: a.pre.transform.parse::<Transform>()?,
+            };
+            let r = scgnn::preprocess::preprocess(&m, &p)?;
+            let fmt = a.output_format.as_deref().map(str::parse::<Format>).transpose()?;
+            io::write_matrix(&a.output, &r.expr, fmt)?;
+            tracing::info!(
+                "wrote {} ({} cells × {} genes) in {:.2} s",
+                a.output.display(),
+                r.expr.n_cells(),
+                r.expr.n_genes(),
+                t.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Simulate(a) => {
+            let t = Instant::now();
+            let p = SimParams { cells: a.cells, genes: a.genes, clusters: a.clusters, seed, ..Default::default() };
+            let d = SimDesign::new(&p)?;
+            let fmt: Format = a.format.parse()?;
+            let nnz = match fmt {
+                Format::Csv => d.write_csv(&a.output_dir.join("counts.csv.gz"))?,
+                Format::TenxMtx => d.write_10x_mtx(&a.output_dir.join("counts"))?,
+                Format::H5ad | Format::TenxH5 => {
+                    let m = d.matrix();
+                    let name = if fmt == Format::H5ad { "counts.h5ad" } else { "counts.h5" };
+                    io::write_matrix(&a.output_dir.join(name), &m, Some(fmt))?;
+                    m.x.nnz()
+                }
+                Format::Tsv => return Err(Error::Usage("simulate writes csv, h5ad, 10x-h5 or 10x-mtx".into())),
+            };
+            io::outputs::write_labels(&a.output_dir.join("labels.csv"), &d.cell_ids(), &d.labels())?;
+            tracing::info!(
+                "simulated {} cells × {} genes, {} clusters, {} non-zeros ({:.1} %) into {} in {:.2} s",
+                a.cells,
+                a.genes,
+                a.clusters,
+                nnz,
+                100.0 * nnz as f64 / (a.cells as f64 * a.genes as f64),
+                a.output_dir.display(),
+                t.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Convert(a) => {
+            let m = io::read_matrix(&a.input.input, &read_opts(&a.input)?)?;
+            let fmt = a.output_format.as_deref().map(str::parse::<Format>).transpose()?;
+            io::write_matrix(&a.output, &m, fmt)
+        }
+    }
+}

@@ -133,6 +133,32 @@ pub fn read_matrix(path: &Path, opts: &ReadOptions) -> Result<ExprMatrix> {
     Ok(m)
 }
 
+/// Guesses the output format from a path: known extensions as for reading, and a
+/// path without extension is a 10X mtx folder.
+pub fn output_format(path: &Path) -> Format {
+    let has_ext = path.extension().is_some();
+    if !has_ext || path.is_dir() {
+        Format::TenxMtx
+    } else {
+        Format::detect(path)
+    }
+}
+
+/// Writes an expression matrix (cells × genes) in `format` (guessed from the path if
+/// `None`). Text formats are genes × cells like the inputs scGNN takes.
+pub fn write_matrix(path: &Path, m: &ExprMatrix, format: Option<Format>) -> Result<()> {
+    match format.unwrap_or_else(|| output_format(path)) {
+        Format::Csv => outputs::write_matrix_csv(path, m),
+        Format::Tsv => Err(Error::Usage("TSV output is not supported; write .csv or .csv.gz".into())),
+        Format::TenxMtx => mtx::write_10x_mtx(path, m),
+        Format::TenxH5 | Format::H5ad => write_hdf5(path, m),
+    }
+}
+
+fn write_hdf5(path: &Path, _m: &ExprMatrix) -> Result<()> {
+    Err(Error::input(path, None, "HDF5 output is not available in this build"))
+}
+
 fn read_hdf5(path: &Path, format: Format) -> Result<ExprMatrix> {
     let _ = format;
     Err(Error::input(
