@@ -79,7 +79,11 @@ fn dispatch(cli: &Cli) -> Result<()> {
                 transform: a.pre.transform.parse::<Transform>()?,
             };
             let r = scgnn::preprocess::preprocess(&m, &p)?;
-            let fmt = a.output_format.as_deref().map(str::parse::<Format>).transpose()?;
+            let fmt = a
+                .output_format
+                .as_deref()
+                .map(str::parse::<Format>)
+                .transpose()?;
             io::write_matrix(&a.output, &r.expr, fmt)?;
             tracing::info!(
                 "wrote {} ({} cells × {} genes) in {:.2} s",
@@ -92,7 +96,13 @@ fn dispatch(cli: &Cli) -> Result<()> {
         }
         Command::Simulate(a) => {
             let t = Instant::now();
-            let p = SimParams { cells: a.cells, genes: a.genes, clusters: a.clusters, seed, ..Default::default() };
+            let p = SimParams {
+                cells: a.cells,
+                genes: a.genes,
+                clusters: a.clusters,
+                seed,
+                ..Default::default()
+            };
             let d = SimDesign::new(&p)?;
             let fmt: Format = a.format.parse()?;
             let nnz = match fmt {
@@ -100,13 +110,25 @@ fn dispatch(cli: &Cli) -> Result<()> {
                 Format::TenxMtx => d.write_10x_mtx(&a.output_dir.join("counts"))?,
                 Format::H5ad | Format::TenxH5 => {
                     let m = d.matrix();
-                    let name = if fmt == Format::H5ad { "counts.h5ad" } else { "counts.h5" };
+                    let name = if fmt == Format::H5ad {
+                        "counts.h5ad"
+                    } else {
+                        "counts.h5"
+                    };
                     io::write_matrix(&a.output_dir.join(name), &m, Some(fmt))?;
                     m.x.nnz()
                 }
-                Format::Tsv => return Err(Error::Usage("simulate writes csv, h5ad, 10x-h5 or 10x-mtx".into())),
+                Format::Tsv => {
+                    return Err(Error::Usage(
+                        "simulate writes csv, h5ad, 10x-h5 or 10x-mtx".into(),
+                    ))
+                }
             };
-            io::outputs::write_labels(&a.output_dir.join("labels.csv"), &d.cell_ids(), &d.labels())?;
+            io::outputs::write_labels(
+                &a.output_dir.join("labels.csv"),
+                &d.cell_ids(),
+                &d.labels(),
+            )?;
             tracing::info!(
                 "simulated {} cells × {} genes, {} clusters, {} non-zeros ({:.1} %) into {} in {:.2} s",
                 a.cells,
@@ -121,7 +143,11 @@ fn dispatch(cli: &Cli) -> Result<()> {
         }
         Command::Convert(a) => {
             let m = io::read_matrix(&a.input.input, &read_opts(&a.input)?)?;
-            let fmt = a.output_format.as_deref().map(str::parse::<Format>).transpose()?;
+            let fmt = a
+                .output_format
+                .as_deref()
+                .map(str::parse::<Format>)
+                .transpose()?;
             io::write_matrix(&a.output, &m, fmt)
         }
     }

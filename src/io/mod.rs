@@ -149,14 +149,20 @@ pub fn output_format(path: &Path) -> Format {
 pub fn write_matrix(path: &Path, m: &ExprMatrix, format: Option<Format>) -> Result<()> {
     match format.unwrap_or_else(|| output_format(path)) {
         Format::Csv => outputs::write_matrix_csv(path, m),
-        Format::Tsv => Err(Error::Usage("TSV output is not supported; write .csv or .csv.gz".into())),
+        Format::Tsv => Err(Error::Usage(
+            "TSV output is not supported; write .csv or .csv.gz".into(),
+        )),
         Format::TenxMtx => mtx::write_10x_mtx(path, m),
         Format::TenxH5 | Format::H5ad => write_hdf5(path, m),
     }
 }
 
 fn write_hdf5(path: &Path, _m: &ExprMatrix) -> Result<()> {
-    Err(Error::input(path, None, "HDF5 output is not available in this build"))
+    Err(Error::input(
+        path,
+        None,
+        "HDF5 output is not available in this build",
+    ))
 }
 
 fn read_hdf5(path: &Path, format: Format) -> Result<ExprMatrix> {
