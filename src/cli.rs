@@ -41,6 +41,15 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Convert a matrix between formats (CSV, TSV, 10X mtx, 10X h5, h5ad).
     Convert(ConvertArgs),
+    /// Read a matrix and print its size and sparsity (checks that it parses).
+    Info(InfoArgs),
+}
+
+/// `scgnn info`.
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
 }
 
 /// How to read the input matrix.

@@ -141,6 +141,22 @@ fn dispatch(cli: &Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Info(a) => {
+            let t = Instant::now();
+            let m = io::read_matrix(&a.input.input, &read_opts(&a.input)?)?;
+            let secs = t.elapsed().as_secs_f64();
+            println!(
+                "{}\t{} cells\t{} genes\t{} non-zeros\t{:.2} % dense\tread in {:.2} s ({:.0} cells/s)",
+                a.input.input.display(),
+                m.n_cells(),
+                m.n_genes(),
+                m.x.nnz(),
+                100.0 * scgnn::simulate::density(&m.x),
+                secs,
+                m.n_cells() as f64 / secs
+            );
+            Ok(())
+        }
         Command::Convert(a) => {
             let m = io::read_matrix(&a.input.input, &read_opts(&a.input)?)?;
             let fmt = a

@@ -2,7 +2,7 @@
 //! benchmarks.
 //!
 //! Model, per gene g and cell c of cluster k:
-//! - base mean μ_g ~ LogNormal(−0.5, 1.5), so most genes are lowly expressed;
+//! - base mean μ_g ~ LogNormal(−1.5, 1.5), so most genes are lowly expressed;
 //! - each cluster has its own program: `de_fraction` of the genes are up-regulated
 //!   by exp(U(0.5, 2.0)) and half as many down-regulated by the same law;
 //! - library size factor s_c ~ LogNormal(0, `lib_sd`), normalised to mean 1;
@@ -131,7 +131,7 @@ impl SimDesign {
         let mut size_factor: Vec<f32> = (0..p.cells).map(|_| lib.sample(&mut rng) as f32).collect();
         let mean_sf = size_factor.iter().map(|&x| x as f64).sum::<f64>() / p.cells as f64;
         size_factor.iter_mut().for_each(|x| *x /= mean_sf as f32);
-        let base = LogNormal::new(-0.5, 1.5).unwrap();
+        let base = LogNormal::new(-1.5, 1.5).unwrap();
         let gene_mean: Vec<f32> = (0..p.genes)
             .map(|_| (base.sample(&mut rng) as f32).min(1e4))
             .collect();
