@@ -2,5 +2,6 @@
 //! feeds back into training or stopping rules (except label-free comparisons
 //! between consecutive iterations, which use `metrics::ari` on our own labels).
 
+pub mod dropout;
 pub mod labels;
 pub mod metrics;
