@@ -4,4 +4,5 @@
 
 pub mod dropout;
 pub mod labels;
+pub mod mcv;
 pub mod metrics;
