@@ -43,6 +43,25 @@ pub enum Command {
     Convert(ConvertArgs),
     /// Read a matrix and print its size and sparsity (checks that it parses).
     Info(InfoArgs),
+    /// Compare cluster labels with reference labels (ARI, NMI, AMI, silhouette, …).
+    Evaluate(EvaluateArgs),
+}
+
+/// `scgnn evaluate`.
+#[derive(Args, Debug)]
+pub struct EvaluateArgs {
+    /// Predicted labels: our or scGNN's `<name>_results.txt`, or any `cell,label` CSV.
+    #[arg(long)]
+    pub clusters: PathBuf,
+    /// Reference labels (`cell,label` CSV, e.g. labels.csv).
+    #[arg(long)]
+    pub labels: PathBuf,
+    /// Embedding (`<name>_embedding.csv`) for silhouette, Calinski–Harabasz, Davies–Bouldin.
+    #[arg(long)]
+    pub embedding: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `scgnn info`.

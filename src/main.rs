@@ -157,6 +157,30 @@ fn dispatch(cli: &Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Evaluate(a) => {
+            use scgnn::evaluate::{labels, metrics};
+            let m = labels::read_and_match(&a.clusters, &a.labels)?;
+            if let Some(w) = &m.warning {
+                tracing::warn!("{w}");
+            }
+            let emb = match &a.embedding {
+                Some(p) => {
+                    let (ids, e) = labels::read_embedding(p)?;
+                    Some(labels::embedding_rows(p, &ids, &e, &m.cells)?)
+                }
+                None => None,
+            };
+            let r = metrics::evaluate(&m.pred, &m.truth, emb.as_ref(), seed)?;
+            if a.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&r).map_err(|e| Error::Numeric(e.to_string()))?
+                );
+            } else {
+                println!("{} cells matched\n{r}", m.n_common);
+            }
+            Ok(())
+        }
         Command::Convert(a) => {
             let m = io::read_matrix(&a.input.input, &read_opts(&a.input)?)?;
             let fmt = a
