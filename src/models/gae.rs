@@ -575,3 +575,130 @@ pub fn train_gae(
     }
     Ok(GaeOutput { embedding, losses })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    /// A ring of 10 cells with chords, 5 random features.
+    fn problem_data() -> (Dense, Csr<f32>) {
+        let n = 10;
+        let mut t = Vec::new();
+        for i in 0..n as u32 {
+            for j in [(i + 1) % n as u32, (i + 3) % n as u32] {
+                t.push((i, j, 1.0f32));
+                t.push((j, i, 1.0f32));
+            }
+        }
+        t.sort_unstable_by_key(|e| (e.0, e.1));
+        t.dedup_by_key(|e| (e.0, e.1));
+        let adj = Csr::from_triplets(n, n, t);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let x = Dense::from_vec(
+            n,
+            5,
+            (0..n * 5).map(|_| rng.random_range(0.0..1.0)).collect(),
+        );
+        (x, adj)
+    }
+
+    /// Finite differences of the full GAE loss (two GCN layers, decoder over
+    /// sampled pairs, and for the VAE the reparameterisation and KL term) with
+    /// the negatives and ε held fixed: H = 1e-3, REL = 2e-2, ABS = 2e-4. At most
+    /// 2 % of entries may disagree (a ReLU pre-activation within H of 0).
+    fn check(model: GaeModel) {
+        let (x, adj) = problem_data();
+        let cfg = GaeConfig {
+            model,
+            hidden1: 4,
+            hidden2: 3,
+            ..GaeConfig::default()
+        };
+        let p = Problem::new(&x, &adj).unwrap();
+        let gae = Gae::new(x.cols, &cfg, 9);
+        let neg = p.sample_negatives(1.0, 3, 0);
+        assert!(neg.nnz() > 0);
+        let mut eps = vec![0.0; x.rows * cfg.hidden2];
+        gae.noise(x.rows, 3, 0, &mut eps);
+        let noise = (model == GaeModel::GcnVae).then_some(eps.as_slice());
+        let mut b = gae.buffers(x.rows);
+        gae.loss_grad(&p, &neg, noise, &mut b);
+        let (g1, g2) = (b.gw1.clone(), b.gw2.clone());
+        let h = 1e-3f32;
+        let (mut bad, mut total) = (0, 0);
+        for which in 0..2 {
+            let len = if which == 0 { g1.len() } else { g2.len() };
+            for k in 0..len {
+                let eval = |delta: f32| {
+                    let mut m = gae.clone();
+                    if which == 0 {
+                        m.w1[k] += delta;
+                    } else {
+                        m.w2[k] += delta;
+                    }
+                    let mut bb = m.buffers(x.rows);
+                    m.loss_grad(&p, &neg, noise, &mut bb)
+                };
+                let fd = (eval(h) - eval(-h)) / (2.0 * h as f64);
+                let an = if which == 0 { g1[k] } else { g2[k] } as f64;
+                total += 1;
+                if (fd - an).abs() > 2e-2 * fd.abs().max(an.abs()) + 2e-4 {
+                    bad += 1;
+                    eprintln!("w{} [{k}]: fd {fd} vs analytic {an}", which + 1);
+                }
+            }
+        }
+        assert!(bad * 50 <= total, "{bad} of {total} disagree");
+        // The absolute tolerance must be small against the gradients tested.
+        let gmax = g1.iter().chain(&g2).fold(0.0f32, |a, &v| a.max(v.abs()));
+        assert!(gmax > 5e-3, "gradients too small for the check: {gmax}");
+    }
+
+    #[test]
+    fn gcn_ae_gradient() {
+        check(GaeModel::GcnAe);
+    }
+
+    #[test]
+    fn gcn_vae_gradient() {
+        check(GaeModel::GcnVae);
+    }
+
+    /// Â of a path 0–1–2: degrees with self loops are 2, 3, 2.
+    #[test]
+    fn normalized_adjacency_of_a_path() {
+        let adj = Csr::from_triplets(
+            3,
+            3,
+            vec![(0u32, 1u32, 1.0f32), (1, 0, 1.0), (1, 2, 1.0), (2, 1, 1.0)],
+        );
+        let (a, labels) = normalized_adjacency(&adj).unwrap();
+        let d = a.to_dense();
+        assert!((d.get(0, 0) - 0.5).abs() < 1e-6);
+        assert!((d.get(0, 1) - 1.0 / 6f32.sqrt()).abs() < 1e-6);
+        assert!((d.get(1, 1) - 1.0 / 3.0).abs() < 1e-6);
+        assert_eq!(d.get(0, 2), 0.0);
+        assert_eq!(labels.nnz(), 7);
+        let asym = Csr::from_triplets(3, 3, vec![(0u32, 1u32, 1.0f32)]);
+        assert!(normalized_adjacency(&asym).is_err());
+    }
+
+    /// The sampled negatives are symmetric, avoid edges and self pairs, and
+    /// are reproducible.
+    #[test]
+    fn negatives_are_valid() {
+        let (x, adj) = problem_data();
+        let p = Problem::new(&x, &adj).unwrap();
+        let neg = p.sample_negatives(1.0, 11, 4);
+        for i in 0..neg.rows {
+            for &j in neg.row(i).0 {
+                assert!(!p.is_edge(i, j as usize));
+                assert_ne!(i, j as usize);
+            }
+        }
+        assert_eq!(neg.nnz() % 2, 0);
+        assert_eq!(neg, p.sample_negatives(1.0, 11, 4));
+        assert_ne!(neg, p.sample_negatives(1.0, 11, 5));
+    }
+}
