@@ -334,17 +334,18 @@ impl<'a> Prepared<'a> {
                 .sum::<f64>()
                 .sqrt(),
             Distance::Cosine | Distance::Correlation => {
-                let denom = self.norm[i] * self.norm[j];
-                if denom == 0.0 {
+                let (ni, nj) = (self.norm[i], self.norm[j]);
+                if ni == 0.0 || nj == 0.0 {
                     return 1.0;
                 }
                 let (mi, mj) = (self.mean[i], self.mean[j]);
-                let dot: f64 = a
+                // 1 − cos = ½‖û − v̂‖²: no cancellation near 0, exactly 0 for duplicates.
+                let sq: f64 = a
                     .iter()
                     .zip(b)
-                    .map(|(&u, &v)| (u as f64 - mi) * (v as f64 - mj))
+                    .map(|(&u, &v)| ((u as f64 - mi) / ni - (v as f64 - mj) / nj).powi(2))
                     .sum();
-                (1.0 - dot / denom).clamp(0.0, 2.0)
+                (0.5 * sq).min(2.0)
             }
         }
     }
