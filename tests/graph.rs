@@ -159,8 +159,8 @@ fn knn_distances_match_scipy() {
     for (m, d, j) in cases {
         let r = knn(&x, 3, m).unwrap();
         assert_eq!(r.neighbors(0), &j, "{m}");
-        for t in 0..3 {
-            assert!((r.distances(0)[t] as f64 - d[t]).abs() < 1e-6, "{m} {t}");
+        for (t, (&got, want)) in r.distances(0).iter().zip(d).enumerate() {
+            assert!((got as f64 - want).abs() < 1e-6, "{m} {t}");
         }
     }
 }

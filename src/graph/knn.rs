@@ -1,9 +1,11 @@
 //! Exact k-nearest neighbours of every cell in an embedding (spec §4.1, §17 item 2).
 //!
 //! scGNN computes a full distance row per cell and argsorts it: O(N² log N) time in a
-//! Python loop. Here the distances come from blocked GEMM tiles (‖y‖² − 2·XYᵀ, or −XYᵀ on
-//! normalised rows for the angular metrics) and each row keeps only a small sorted
-//! candidate list, so memory is O(threads · tile + N·k) and there is no sort of N values.
+//! Python loop. Here the distances come from blocked GEMM tiles (‖x‖² + ‖y‖² − 2·XYᵀ, or
+//! −XYᵀ on normalised rows for the angular metrics). Scores are symmetric, so only the tiles
+//! on and above the block diagonal are computed (half the GEMM work), each feeding the
+//! candidate lists of both its row block and its column block. Every cell keeps only a
+//! small sorted candidate list, so memory is O(threads · tile + N·k) and nothing sorts N values.
 //!
 //! The f32 GEMM scores are only used to shortlist `k + EXTRA` candidates per cell; the
 //! returned distances are then recomputed exactly in f64 from the input rows and the
@@ -12,6 +14,8 @@
 
 use std::fmt;
 use std::str::FromStr;
+
+use std::sync::{Mutex, PoisonError};
 
 use gemm::Parallelism;
 use rayon::prelude::*;
@@ -86,11 +90,9 @@ impl Knn {
     }
 }
 
-/// Reference rows per GEMM tile: a query block × this many columns of scores is the
-/// only transient buffer (≤ 512 × 2048 × 4 B = 4 MiB per worker).
-const REF_BLOCK: usize = 2048;
-/// Largest query block.
-const QUERY_BLOCK_MAX: usize = 512;
+/// Largest block of cells: a tile of block × block f32 scores (≤ 1 MiB) is the only
+/// transient buffer of a worker.
+const BLOCK_MAX: usize = 512;
 /// Extra shortlisted candidates per row, so f32 rounding in the GEMM scores cannot
 /// push a true neighbour out before the exact f64 re-ranking.
 const EXTRA: usize = 16;
@@ -128,22 +130,22 @@ pub fn knn(emb: &Dense, k: usize, metric: Distance) -> Result<Knn> {
     }
 
     let prep = Prepared::new(emb, metric);
-    let shortlist = (k + EXTRA).min(n - 1);
-    let qb = query_block(n);
+    let m = (k + EXTRA).min(n - 1);
+    let bs = block_size(n);
+    let cand = prep.shortlist(m);
     let mut indices = vec![0u32; n * k];
     let mut dists = vec![0f32; n * k];
     indices
-        .par_chunks_mut(qb * k)
-        .zip(dists.par_chunks_mut(qb * k))
+        .par_chunks_mut(k)
+        .zip(dists.par_chunks_mut(k))
         .enumerate()
-        .try_for_each(|(b, (ind, dis))| -> Result<()> {
-            let q0 = b * qb;
-            let q1 = (q0 + qb).min(n);
-            let cand = prep.shortlist(q0, q1, shortlist);
-            let mut exact: Vec<(f64, u32)> = Vec::with_capacity(shortlist);
-            for (r, q) in (q0..q1).enumerate() {
+        .try_for_each_init(
+            || Vec::with_capacity(m),
+            |exact: &mut Vec<(f64, u32)>, (q, (ind, dis))| -> Result<()> {
+                let list = &cand[q / bs];
+                let r = q % bs;
                 exact.clear();
-                let row = &cand.idx[r * shortlist..r * shortlist + cand.len[r]];
+                let row = &list.idx[r * m..r * m + list.len[r]];
                 exact.extend(row.iter().map(|&j| (prep.exact(q, j as usize), j)));
                 if exact.len() < k {
                     return Err(Error::Numeric(format!(
@@ -152,12 +154,12 @@ pub fn knn(emb: &Dense, k: usize, metric: Distance) -> Result<Knn> {
                 }
                 exact.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
                 for (t, &(dist, j)) in exact[..k].iter().enumerate() {
-                    ind[r * k + t] = j;
-                    dis[r * k + t] = dist as f32;
+                    ind[t] = j;
+                    dis[t] = dist as f32;
                 }
-            }
-            Ok(())
-        })?;
+                Ok(())
+            },
+        )?;
     Ok(Knn {
         n,
         k,
@@ -166,20 +168,74 @@ pub fn knn(emb: &Dense, k: usize, metric: Distance) -> Result<Knn> {
     })
 }
 
-/// Query rows per parallel task. Depends on `n` only (never on the thread count) so the
-/// GEMM tile shapes, hence the f32 scores, are identical whatever the pool size.
-fn query_block(n: usize) -> usize {
-    (n.div_ceil(8).div_ceil(32) * 32).clamp(32, QUERY_BLOCK_MAX)
+/// Cells per block. Depends on `n` only (never on the thread count) so the GEMM tile
+/// shapes, hence the f32 scores, are identical whatever the pool size.
+fn block_size(n: usize) -> usize {
+    (n.div_ceil(8).div_ceil(32) * 32).clamp(32, BLOCK_MAX)
 }
 
-/// Per-row candidate lists of one query block, sorted by (score, index).
-struct Shortlist {
+/// Per-row candidate lists of one block of cells, each sorted by (score, index) and
+/// holding at most `m` entries.
+struct Lists {
+    m: usize,
+    score: Vec<f32>,
     idx: Vec<u32>,
     len: Vec<usize>,
 }
 
+impl Lists {
+    fn new(rows: usize, m: usize) -> Self {
+        Lists {
+            m,
+            score: vec![f32::INFINITY; rows * m],
+            idx: vec![u32::MAX; rows * m],
+            len: vec![0; rows],
+        }
+    }
+
+    /// Scores above this cannot enter row `r`'s list (ties are decided by index in `offer`).
+    fn threshold(&self, r: usize) -> f32 {
+        if self.len[r] == self.m {
+            self.score[r * self.m + self.m - 1]
+        } else {
+            f32::INFINITY
+        }
+    }
+
+    /// Offers candidate `j` with score `v` to row `r`. Lists keep the `m` smallest
+    /// (score, index) pairs; as that order is total, the final lists do not depend on
+    /// the order in which tiles are offered, hence not on the thread schedule.
+    fn offer(&mut self, r: usize, v: f32, j: u32) {
+        let m = self.m;
+        let l = self.len[r];
+        let s = &mut self.score[r * m..(r + 1) * m];
+        let ix = &mut self.idx[r * m..(r + 1) * m];
+        let before = |p: usize| s[p] < v || (s[p] == v && ix[p] < j);
+        if l == m && !(v < s[m - 1] || (v == s[m - 1] && j < ix[m - 1])) {
+            return;
+        }
+        let (mut lo, mut hi) = (0, l);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if before(mid) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let end = if l < m { l } else { m - 1 };
+        s.copy_within(lo..end, lo + 1);
+        ix.copy_within(lo..end, lo + 1);
+        s[lo] = v;
+        ix[lo] = j;
+        if l < m {
+            self.len[r] += 1;
+        }
+    }
+}
+
 /// The embedding transformed so that a GEMM gives a score that ranks like the metric:
-/// score(i, j) = offset[j] + beta · ⟨y_i, y_j⟩.
+/// score(i, j) = offset[i] + offset[j] + beta · ⟨y_i, y_j⟩, symmetric in i and j.
 struct Prepared<'a> {
     x: &'a Dense,
     metric: Distance,
@@ -202,7 +258,7 @@ impl<'a> Prepared<'a> {
         let (offset, beta) = match metric {
             Distance::Euclidean => {
                 // Centring is free for euclidean distances and shrinks ‖y‖², hence the
-                // cancellation error of ‖y_j‖² − 2⟨y_i, y_j⟩ in f32.
+                // cancellation error of ‖y_i‖² + ‖y_j‖² − 2⟨y_i, y_j⟩ in f32.
                 let mut colmean = vec![0f64; d];
                 for r in 0..n {
                     for (m, &v) in colmean.iter_mut().zip(x.row(r)) {
@@ -253,74 +309,122 @@ impl<'a> Prepared<'a> {
         }
     }
 
-    /// The `m` best candidates (by f32 score, then index) of every query row in `q0..q1`,
-    /// self excluded. Columns are scanned in increasing index order and a candidate only
-    /// displaces a strictly worse score, which realises the lower-index tie-break.
-    fn shortlist(&self, q0: usize, q1: usize, m: usize) -> Shortlist {
+    /// The `m` best candidates (by f32 score, then index) of every cell, self excluded,
+    /// as one [`Lists`] per block of cells. Scores are symmetric, so only tiles of block
+    /// pairs (a, b) with a ≤ b are computed: each serves the rows of a and the rows of b.
+    fn shortlist(&self, m: usize) -> Vec<Lists> {
         let n = self.x.rows;
-        let d = self.x.cols;
-        let rows = q1 - q0;
-        let mut tile = vec![0f32; rows * REF_BLOCK.min(n)];
-        let mut score = vec![f32::INFINITY; rows * m];
-        let mut idx = vec![u32::MAX; rows * m];
-        let mut len = vec![0usize; rows];
-        for r0 in (0..n).step_by(REF_BLOCK) {
-            let r1 = (r0 + REF_BLOCK).min(n);
-            let w = r1 - r0;
-            let tile = &mut tile[..rows * w];
-            for row in tile.chunks_exact_mut(w) {
-                row.copy_from_slice(&self.offset[r0..r1]);
-            }
-            // SAFETY: dst is rows × w row-major inside `tile`; lhs is rows × d row-major
-            // (query rows of y); rhs is d × w, column j being row r0 + j of y. All
-            // pointers stay within their buffers for these strides.
-            unsafe {
-                gemm::gemm(
-                    rows,
-                    w,
-                    d,
-                    tile.as_mut_ptr(),
-                    1,
-                    w as isize,
-                    true,
-                    self.y[q0 * d..].as_ptr(),
-                    1,
-                    d as isize,
-                    self.y[r0 * d..].as_ptr(),
-                    d as isize,
-                    1,
-                    1.0,
-                    self.beta,
-                    false,
-                    false,
-                    false,
-                    Parallelism::None,
-                );
-            }
-            for (i, row) in tile.chunks_exact(w).enumerate() {
-                let q = q0 + i;
-                let s = &mut score[i * m..(i + 1) * m];
-                let ix = &mut idx[i * m..(i + 1) * m];
-                let l = &mut len[i];
-                let mut thr = if *l == m { s[m - 1] } else { f32::INFINITY };
-                for (c, chunk) in row.chunks(LANES).enumerate() {
-                    // Branch-free screen that vectorises; almost every chunk stops here.
-                    if !chunk.iter().fold(false, |a, &v| a | (v < thr)) {
-                        continue;
-                    }
-                    for (t, &v) in chunk.iter().enumerate() {
-                        let j = r0 + c * LANES + t;
-                        if v < thr && j != q {
-                            insert(s, ix, l, v, j as u32);
-                            if *l == m {
-                                thr = s[m - 1];
+        let bs = block_size(n);
+        let nb = n.div_ceil(bs);
+        let rows = |a: usize| a * bs..((a + 1) * bs).min(n);
+        let lists: Vec<Mutex<Lists>> = (0..nb)
+            .map(|a| Mutex::new(Lists::new(rows(a).len(), m)))
+            .collect();
+        let pairs: Vec<(usize, usize)> =
+            (0..nb).flat_map(|a| (a..nb).map(move |b| (a, b))).collect();
+        pairs.par_iter().for_each_init(
+            || (vec![0f32; bs * bs], vec![0f32; bs]),
+            |(tile, thr), &(a, b)| {
+                let (ra, rb) = (rows(a), rows(b));
+                let (h, w) = (ra.len(), rb.len());
+                let tile = &mut tile[..h * w];
+                self.score_tile(ra.start, h, rb.start, w, tile);
+                let lock = |x: usize| lists[x].lock().unwrap_or_else(PoisonError::into_inner);
+                {
+                    // Rows of block a against the cells of block b.
+                    let mut la = lock(a);
+                    for (i, row) in tile.chunks_exact(w).enumerate() {
+                        let q = ra.start + i;
+                        let mut t = la.threshold(i);
+                        for (c, chunk) in row.chunks(LANES).enumerate() {
+                            // Branch-free screen that vectorises; almost every chunk stops here.
+                            if !chunk.iter().fold(false, |acc, &v| acc | (v <= t)) {
+                                continue;
+                            }
+                            for (o, &v) in chunk.iter().enumerate() {
+                                let j = rb.start + c * LANES + o;
+                                if v <= t && j != q {
+                                    la.offer(i, v, j as u32);
+                                    t = la.threshold(i);
+                                }
                             }
                         }
                     }
                 }
+                if a != b {
+                    // Rows of block b against the cells of block a: the tile read by columns,
+                    // screened row by row against every column's threshold.
+                    let mut lb = lock(b);
+                    let thr = &mut thr[..w];
+                    for (j, t) in thr.iter_mut().enumerate() {
+                        *t = lb.threshold(j);
+                    }
+                    for (i, row) in tile.chunks_exact(w).enumerate() {
+                        let src = (ra.start + i) as u32;
+                        for (c, (chunk, tc)) in
+                            row.chunks(LANES).zip(thr.chunks_mut(LANES)).enumerate()
+                        {
+                            if !chunk
+                                .iter()
+                                .zip(tc.iter())
+                                .fold(false, |acc, (&v, &t)| acc | (v <= t))
+                            {
+                                continue;
+                            }
+                            for (o, (&v, t)) in chunk.iter().zip(tc.iter_mut()).enumerate() {
+                                if v <= *t {
+                                    let j = c * LANES + o;
+                                    lb.offer(j, v, src);
+                                    *t = lb.threshold(j);
+                                }
+                            }
+                        }
+                    }
+                }
+            },
+        );
+        lists
+            .into_iter()
+            .map(|l| l.into_inner().unwrap_or_else(PoisonError::into_inner))
+            .collect()
+    }
+
+    /// Writes the h × w tile of scores between cells a0.. and b0.. into `tile` (row-major).
+    /// The score is symmetric: ‖y_i‖² + ‖y_j‖² − 2⟨y_i, y_j⟩ (euclidean) or −⟨ŷ_i, ŷ_j⟩.
+    fn score_tile(&self, a0: usize, h: usize, b0: usize, w: usize, tile: &mut [f32]) {
+        let d = self.x.cols;
+        for (i, row) in tile.chunks_exact_mut(w).enumerate() {
+            let oi = self.offset[a0 + i];
+            for (v, &oj) in row.iter_mut().zip(&self.offset[b0..b0 + w]) {
+                *v = oi + oj;
             }
         }
-        Shortlist { idx, len }
+        // SAFETY: dst is h × w row-major inside `tile`; lhs is h × d row-major (rows a0.. of
+        // y); rhs is d × w, column j being row b0 + j of y. All pointers stay within their
+        // buffers for these strides.
+        unsafe {
+            gemm::gemm(
+                h,
+                w,
+                d,
+                tile.as_mut_ptr(),
+                1,
+                w as isize,
+                true,
+                self.y[a0 * d..].as_ptr(),
+                1,
+                d as isize,
+                self.y[b0 * d..].as_ptr(),
+                d as isize,
+                1,
+                1.0,
+                self.beta,
+                false,
+                false,
+                false,
+                Parallelism::None,
+            );
+        }
     }
 
     /// Exact distance between rows `i` and `j` in f64 (scipy `cdist` definitions).
@@ -351,46 +455,31 @@ impl<'a> Prepared<'a> {
     }
 }
 
-/// Inserts (v, j) into the sorted list (`s`, `ix`) of current length `len` and capacity
-/// `s.len()`, after any equal score (those have lower indices), dropping the worst if full.
-fn insert(s: &mut [f32], ix: &mut [u32], len: &mut usize, v: f32, j: u32) {
-    let cap = s.len();
-    let pos = s[..*len].partition_point(|&x| x <= v);
-    if pos >= cap {
-        return;
-    }
-    let end = if *len < cap { *len } else { cap - 1 };
-    s.copy_within(pos..end, pos + 1);
-    ix.copy_within(pos..end, pos + 1);
-    s[pos] = v;
-    ix[pos] = j;
-    if *len < cap {
-        *len += 1;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn insert_keeps_order_and_capacity() {
-        let mut s = [0f32; 3];
-        let mut ix = [0u32; 3];
-        let mut len = 0;
-        for (v, j) in [(5.0, 0), (1.0, 1), (3.0, 2), (1.0, 3), (0.5, 4)] {
-            insert(&mut s, &mut ix, &mut len, v, j);
+    fn lists_keep_the_smallest_score_index_pairs_in_any_order() {
+        let offers = [(5.0, 0), (1.0, 7), (3.0, 2), (1.0, 3), (0.5, 4), (1.0, 5)];
+        for rot in 0..offers.len() {
+            let mut l = Lists::new(1, 3);
+            for t in 0..offers.len() {
+                let (v, j) = offers[(t + rot) % offers.len()];
+                l.offer(0, v, j);
+            }
+            assert_eq!(l.len[0], 3);
+            assert_eq!(l.score, [0.5, 1.0, 1.0]);
+            assert_eq!(l.idx, [4, 3, 5]);
+            assert_eq!(l.threshold(0), 1.0);
         }
-        assert_eq!(len, 3);
-        assert_eq!(s, [0.5, 1.0, 1.0]);
-        assert_eq!(ix, [4, 1, 3]);
     }
 
     #[test]
-    fn query_block_depends_on_n_only() {
-        assert_eq!(query_block(10), 32);
-        assert_eq!(query_block(100_000), QUERY_BLOCK_MAX);
-        assert_eq!(query_block(2000) % 32, 0);
+    fn block_size_depends_on_n_only() {
+        assert_eq!(block_size(10), 32);
+        assert_eq!(block_size(100_000), BLOCK_MAX);
+        assert_eq!(block_size(2000) % 32, 0);
     }
 
     #[test]
