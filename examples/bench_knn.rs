@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use rand::Rng as _;
 use rand_distr::{Distribution, Normal};
-use scgnn::graph::{build, knn, Distance, GraphParams};
+use scgnn::graph::prune::prune_weights;
+use scgnn::graph::{build, knn, Distance, GraphParams, PruneType};
 use scgnn::matrix::Dense;
 use scgnn::rng::stream;
 
@@ -49,6 +50,14 @@ fn main() -> scgnn::Result<()> {
     let t = Instant::now();
     let nn = knn(&x, k, Distance::Euclidean)?;
     println!("knn euclidean: {:.2} s", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let w = prune_weights(&nn, &x, PruneType::KnnGraphMl, 0)?;
+    println!(
+        "KNNgraphML pruning (isolation forests): {:.2} s, {} of {} edges kept",
+        t.elapsed().as_secs_f64(),
+        w.iter().filter(|&&v| v != 0.0).count(),
+        w.len()
+    );
     drop(nn);
 
     let t = Instant::now();

@@ -118,31 +118,42 @@ fn grow(
     if depth >= max_depth || idx.len() < 2 {
         return id;
     }
-    // Draw features without replacement until one varies in this node.
-    let mut features: Vec<usize> = (0..dim).collect();
-    let mut remaining = dim;
-    let split = loop {
-        if remaining == 0 {
-            break None;
-        }
-        let t = rng.random_range(0..remaining);
-        let f = features[t];
-        features.swap(t, remaining - 1);
-        remaining -= 1;
-        let (lo, hi) = idx
-            .iter()
+    // The feature is uniform among those that vary in this node (scikit-learn draws without
+    // replacement until one varies). One uniform draw usually succeeds; only if it hits a
+    // constant feature is the full draw without replacement run, which keeps the law uniform
+    // over varying features while avoiding a per-node allocation in the common case.
+    let spread = |f: usize| {
+        idx.iter()
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &i| {
                 let v = x[i * dim + f] as f64;
                 (lo.min(v), hi.max(v))
-            });
-        if hi > lo + FEATURE_THRESHOLD {
-            let mut t = lo + (hi - lo) * rng.random::<f64>();
-            if t >= hi {
-                t = lo;
-            }
-            break Some((f, t));
-        }
+            })
     };
+    let varies = |(lo, hi): (f64, f64)| hi > lo + FEATURE_THRESHOLD;
+    let first = rng.random_range(0..dim);
+    let mut chosen = Some(first).map(|f| (f, spread(f))).filter(|e| varies(e.1));
+    if chosen.is_none() {
+        let mut features: Vec<usize> = (0..dim).collect();
+        let mut remaining = dim;
+        while remaining > 0 {
+            let t = rng.random_range(0..remaining);
+            let f = features[t];
+            features.swap(t, remaining - 1);
+            remaining -= 1;
+            let range = spread(f);
+            if varies(range) {
+                chosen = Some((f, range));
+                break;
+            }
+        }
+    }
+    let split = chosen.map(|(f, (lo, hi))| {
+        let mut t = lo + (hi - lo) * rng.random::<f64>();
+        if t >= hi {
+            t = lo;
+        }
+        (f, t)
+    });
     let Some((feature, threshold)) = split else {
         return id;
     };
