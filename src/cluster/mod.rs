@@ -258,6 +258,20 @@ pub struct Clustering {
 /// Clusters the cells. `emb` is the clustering embedding (cells × d); `graph` is
 /// the pruned symmetric cell graph (cells × cells, may have isolated nodes).
 pub fn cluster(emb: &Dense, graph: &Csr<f32>, p: &ClusterParams) -> Result<Clustering> {
+    let (raw, louvain_communities) = raw_labels(emb, graph, p)?;
+    let mut out = guard(emb, &raw, p.max_clusters, p.min_members)?;
+    out.louvain_communities = louvain_communities;
+    Ok(out)
+}
+
+/// The method's own labels before noise handling and the guard (−1 = noise,
+/// OPTICS and AffinityPropagation without exemplars), and the Louvain
+/// community count k_L for the Louvain-based methods.
+pub fn raw_labels(
+    emb: &Dense,
+    graph: &Csr<f32>,
+    p: &ClusterParams,
+) -> Result<(Vec<i64>, Option<usize>)> {
     p.validate()?;
     let n = emb.rows;
     if graph.rows != n || graph.cols != n {
@@ -315,9 +329,7 @@ pub fn cluster(emb: &Dense, graph: &Csr<f32>, p: &ClusterParams) -> Result<Clust
         Method::MeanShift => to_i64(meanshift::mean_shift(emb, p.seed)?),
         Method::Optics => optics::optics(emb, p.knn_k / 2)?,
     };
-    let mut out = guard(emb, &raw, p.max_clusters, p.min_members)?;
-    out.louvain_communities = louvain_communities;
-    Ok(out)
+    Ok((raw, louvain_communities))
 }
 
 /// K from the Louvain count (spec §6.1): ⌊k_L·r⌋ if that is ≥ 3, else 2.
