@@ -18,9 +18,8 @@ fn blobs(k: usize, per: usize, d: usize, sd: f32, seed: u64) -> (Dense, Vec<usiz
     let mut data = Vec::new();
     let mut truth = Vec::new();
     // Interleave the blobs so no method can lean on the input order.
-    for i in 0..per {
+    for _ in 0..per {
         for c in 0..k {
-            let _ = i;
             for j in 0..d {
                 let centre = if j == c % d {
                     10.0 * (1 + c / d) as f32

@@ -76,13 +76,14 @@ fn cluster_sklearn_data_matches_python_generator() {
     let x = data();
     // X[0] as printed by the Python script.
     let first = [
-        -1.1712641716003418f32,
+        -1.1712641716003418f64,
         -0.7038441300392151,
         1.156872034072876,
         1.0072122812271118,
         -0.5231068134307861,
     ];
-    assert_eq!(x.row(0), &first);
+    let got: Vec<f64> = x.row(0).iter().map(|&v| v as f64).collect();
+    assert_eq!(got, first);
 }
 
 #[test]

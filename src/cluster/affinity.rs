@@ -44,7 +44,7 @@ pub(crate) fn affinity_propagation(emb: &Dense, seed: u64) -> Result<Vec<i64>> {
         .iter()
         .copied()
         .fold(f64::NEG_INFINITY, f64::max);
-    let pref = if sorted.len() % 2 == 0 {
+    let pref = if sorted.len().is_multiple_of(2) {
         0.5 * (lo + hi)
     } else {
         hi

@@ -192,10 +192,13 @@ fn assign(x: &Dense, i: usize, centers: &[f64], k: usize) -> (usize, f64) {
     best
 }
 
+/// Labels, squared distances, centre sums (k × d) and counts.
+type EStep = (Vec<usize>, Vec<f64>, Vec<f64>, Vec<usize>);
+
 /// One E-step: labels, distances, and per-block partial sums/counts.
-fn estep(x: &Dense, centers: &[f64], k: usize) -> (Vec<usize>, Vec<f64>, Vec<f64>, Vec<usize>) {
+fn estep(x: &Dense, centers: &[f64], k: usize) -> EStep {
     let (n, d) = (x.rows, x.cols);
-    let blocks: Vec<(Vec<usize>, Vec<f64>, Vec<f64>, Vec<usize>)> = (0..n.div_ceil(BLOCK))
+    let blocks: Vec<EStep> = (0..n.div_ceil(BLOCK))
         .into_par_iter()
         .map(|b| {
             let (lo, hi) = (b * BLOCK, ((b + 1) * BLOCK).min(n));

@@ -35,7 +35,7 @@ pub(crate) fn communities(
             }
         }
     }
-    edges.sort_unstable_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+    edges.sort_unstable_by_key(|e| (e.0, e.1));
     edges.dedup_by_key(|e| (e.0, e.1));
     let mut b = GraphDataBuilder::new(n);
     for &(a, c, w) in &edges {

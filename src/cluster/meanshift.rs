@@ -30,7 +30,7 @@ pub(crate) fn mean_shift(emb: &Dense, seed: u64) -> Result<Vec<usize>> {
         "every seed scans every cell per iteration",
     )?;
     let bw = bandwidth(emb, seed);
-    if !(bw > 0.0) {
+    if bw.is_nan() || bw <= 0.0 {
         // All cells identical: one cluster.
         return Ok(vec![0; n]);
     }
