@@ -335,3 +335,44 @@ fn cluster_parse_and_validate() {
     let x = Dense::from_vec(3, 1, vec![0.0, 1.0, 2.0]);
     assert!(cluster(&x, &Csr::zeros(2, 2), &ClusterParams::default()).is_err());
 }
+
+/// Timing only (run with `--ignored --nocapture`): LouvainK on 20 000 cells × 128-d,
+/// 20 blocks of a planted graph with 10 in-block neighbours per cell.
+#[test]
+#[ignore]
+fn cluster_bench_louvaink_20k() {
+    let (x, truth) = blobs(20, 1000, 128, 1.0, 9);
+    let n = x.rows;
+    let mut t = Vec::new();
+    for i in 0..n {
+        for s in 1..=5 {
+            // Same-blob cells are 20 apart in the interleaved order.
+            let j = (i + 20 * s) % n;
+            t.push((i as u32, j as u32));
+            t.push((j as u32, i as u32));
+        }
+    }
+    t.sort_unstable();
+    t.dedup();
+    let g = Csr::from_triplets(n, n, t.into_iter().map(|(a, b)| (a, b, 1.0)).collect());
+    let t0 = std::time::Instant::now();
+    let c = cluster(&x, &g, &ClusterParams::default()).unwrap();
+    eprintln!(
+        "LouvainK 20k x 128: {:.2} s, k_L = {:?}, K = {}, ARI = {:.3}",
+        t0.elapsed().as_secs_f64(),
+        c.louvain_communities,
+        c.n_clusters,
+        ari(&c.labels, &truth)
+    );
+    let p = ClusterParams {
+        method: Method::KMeans,
+        ..ClusterParams::default()
+    };
+    let t0 = std::time::Instant::now();
+    let c = cluster(&x, &g, &p).unwrap();
+    eprintln!(
+        "KMeans(20) 20k x 128: {:.2} s, ARI = {:.3}",
+        t0.elapsed().as_secs_f64(),
+        ari(&c.labels, &truth)
+    );
+}
