@@ -1,8 +1,9 @@
 //! Write → read round trips for `.h5ad` and 10X `.h5`, the full scGNN h5ad
 //! output, and validation errors with positions.
 //!
-//! Set `SCGNN_H5AD_OUT=<path>` to also keep the full output file, which
-//! tests/fixtures/check_h5ad.py then opens with anndata and scanpy.
+//! Set `SCGNN_H5AD_OUT=<path>` / `SCGNN_10X_OUT=<path>` to also keep the full
+//! h5ad output and an integral 10X file, which tests/fixtures/check_h5ad.py
+//! then opens with anndata and scanpy.
 
 use scgnn::io::h5ad::{read_h5ad, write_h5ad, H5adOutput, XData};
 use scgnn::io::tenx_h5::{read_10x_h5, write_10x_h5};
@@ -74,10 +75,20 @@ fn h5ad_empty_matrix_round_trip() {
 #[test]
 fn tenx_round_trip_exact_integral_and_float() {
     for integral in [true, false] {
-        let m = sample(41, 19, integral);
+        let mut m = sample(41, 19, integral);
+        if integral {
+            // Cell Ranger barcodes are ASCII (scanpy decodes them as ASCII); the
+            // float case keeps non-ASCII ids, stored as fixed-width UTF-8.
+            m.cells = (0..41).map(|i| format!("AAAC{i:04}-1")).collect();
+        }
         let p = tmp(&format!("rt-{integral}.h5"));
         write_10x_h5(&p, &m).unwrap();
         assert_eq!(read_10x_h5(&p).unwrap(), m);
+        if integral {
+            if let Ok(keep) = std::env::var("SCGNN_10X_OUT") {
+                std::fs::copy(&p, keep).unwrap();
+            }
+        }
     }
 }
 
