@@ -202,7 +202,41 @@ impl H5Reader {
             .and_then(|v| v.as_str().map(str::to_string)))
     }
 
-    /// Opens dataset `p`, with a position string for errors.
+    /// The most bytes a dataset of this file can honestly decode to: its whole
+    /// size times deflate's maximum expansion (about 1032:1), plus slack. Some
+    /// `hdf5-pure` read paths allocate the size a header claims before reading,
+    /// and an allocation failure aborts the process (it cannot be caught), so
+    /// impossible claims from a corrupt header are refused first.
+    fn max_decoded_bytes(&self) -> u64 {
+        self.size.saturating_mul(1100).saturating_add(1 << 20)
+    }
+
+    /// Refuses a dataset whose claimed size (or chunk size) exceeds what the
+    /// file could hold.
+    fn check_claimed_size(&self, d: &hdf5_pure::Dataset, what: &str) -> Result<()> {
+        let (shape, elem, chunk) = guard(&self.path, what, || {
+            Ok((d.shape()?, d.element_size()?, d.chunk_shape()?))
+        })?;
+        let limit = self.max_decoded_bytes();
+        let bytes = |dims: &[u64]| elements(dims).and_then(|n| n.checked_mul(elem.max(1)));
+        for (dims, label) in [(Some(shape), "dataset"), (chunk, "chunk")] {
+            if let Some(dims) = dims {
+                if bytes(&dims).is_none_or(|b| b > limit) {
+                    return Err(self.err(
+                        what,
+                        format!(
+                            "the {label} shape {dims:?} claims more data than a {} byte file can                              hold; the file is corrupt",
+                            self.size
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens dataset `p` and checks its claimed size, with a position string for
+    /// errors.
     fn dataset(&self, p: &str) -> Result<(hdf5_pure::Dataset, String)> {
         let what = format!("dataset /{p}");
         let d = guard(&self.path, &what, || self.file.dataset(p)).map_err(|e| match e {
@@ -213,6 +247,7 @@ impl H5Reader {
             },
             e => e,
         })?;
+        self.check_claimed_size(&d, &what)?;
         Ok((d, what))
     }
 
