@@ -3,7 +3,8 @@
 //!
 //! Set `SCGNN_H5AD_OUT=<path>` / `SCGNN_10X_OUT=<path>` to also keep the full
 //! h5ad output and an integral 10X file, which tests/fixtures/check_h5ad.py
-//! then opens with anndata and scanpy.
+//! then opens with anndata and scanpy (the gzip variant is kept as
+//! `<path>.gz.h5ad`).
 
 use scgnn::io::h5ad::{read_h5ad, write_h5ad, H5adOutput, XData};
 use scgnn::io::tenx_h5::{read_10x_h5, write_10x_h5};
@@ -113,13 +114,22 @@ fn full_scgnn_output_writes_and_reads_back_x() {
     out.obsm = vec![("X_scgnn", &emb)];
     out.obsp = vec![("scgnn_graph", &graph)];
     out.uns_json = Some(r#"{"k":10,"seed":1}"#.to_string());
-    let p = tmp("full.h5ad");
-    write_h5ad(&p, &out).unwrap();
-    let back = read_h5ad(&p).unwrap();
-    assert_eq!(back.x, Csr::from_dense(&imputed));
-    assert_eq!(back.cells, m.cells);
-    if let Ok(keep) = std::env::var("SCGNN_H5AD_OUT") {
-        std::fs::copy(&p, keep).unwrap();
+    for gzip in [None, Some(6)] {
+        out.gzip = gzip;
+        let p = tmp(&format!("full-{gzip:?}.h5ad"));
+        write_h5ad(&p, &out).unwrap();
+        let back = read_h5ad(&p).unwrap();
+        assert_eq!(back.x, Csr::from_dense(&imputed));
+        assert_eq!(back.cells, m.cells);
+        if let Ok(keep) = std::env::var("SCGNN_H5AD_OUT") {
+            // The gzip variant goes next to it as <path>.gz.h5ad.
+            let keep = if gzip.is_some() {
+                format!("{keep}.gz.h5ad")
+            } else {
+                keep
+            };
+            std::fs::copy(&p, keep).unwrap();
+        }
     }
     // Wrong shapes are refused before anything is written.
     let bad = vec![1usize; 29];
