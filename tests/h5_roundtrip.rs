@@ -181,3 +181,60 @@ fn names_must_match_the_matrix() {
     bad.genes.pop();
     assert!(write_10x_h5(&tmp("x.h5"), &bad).is_err());
 }
+
+/// Timing at scale (run once by hand, not in CI):
+/// `cargo test --release --test h5_roundtrip large_files_timing -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn large_files_timing() {
+    use std::time::Instant;
+    let (cells, genes) = (100_000usize, 2_000usize);
+    // ~10 % density, integral counts, deterministic.
+    let mut indptr = vec![0usize];
+    let (mut indices, mut data) = (Vec::new(), Vec::new());
+    for i in 0..cells {
+        for j in (i % 10..genes).step_by(10) {
+            indices.push(j as u32);
+            data.push(((i * 7 + j) % 13 + 1) as f32);
+        }
+        indptr.push(indices.len());
+    }
+    let m = ExprMatrix {
+        x: Csr {
+            rows: cells,
+            cols: genes,
+            indptr,
+            indices,
+            data,
+        },
+        genes: (0..genes).map(|j| format!("Gene{j}")).collect(),
+        cells: (0..cells).map(|i| format!("AAAC{i:08}-1")).collect(),
+    };
+    println!("{cells} cells x {genes} genes, nnz {}", m.x.nnz());
+    for gzip in [None, Some(4)] {
+        let p = tmp(&format!("large-{gzip:?}.h5ad"));
+        let mut out = H5adOutput::new(XData::Csr(&m.x), &m.cells, &m.genes);
+        out.gzip = gzip;
+        let t = Instant::now();
+        write_h5ad(&p, &out).unwrap();
+        let w = t.elapsed();
+        let t = Instant::now();
+        let back = read_h5ad(&p).unwrap();
+        let r = t.elapsed();
+        assert_eq!(back.x.nnz(), m.x.nnz());
+        let size = std::fs::metadata(&p).unwrap().len();
+        println!("h5ad gzip {gzip:?}: write {w:.2?}, read {r:.2?}, {size} bytes");
+        std::fs::remove_file(&p).unwrap();
+    }
+    let p = tmp("large.h5");
+    let t = Instant::now();
+    write_10x_h5(&p, &m).unwrap();
+    let w = t.elapsed();
+    let t = Instant::now();
+    let back = read_10x_h5(&p).unwrap();
+    let r = t.elapsed();
+    assert_eq!(back, m);
+    let size = std::fs::metadata(&p).unwrap().len();
+    println!("10X h5 (gzip 4, int32): write {w:.2?}, read {r:.2?}, {size} bytes");
+    std::fs::remove_file(&p).unwrap();
+}

@@ -135,11 +135,11 @@ fn read_sparse_x(r: &H5Reader) -> Result<Csr<f32>> {
             ))
         }
     };
-    let indptr = r.read_i64("X/indptr")?;
-    let indices = r.read_i64("X/indices")?;
-    let data = r.read_f32("X/data")?;
     let (major, minor) = if csc { (n_var, n_obs) } else { (n_obs, n_var) };
-    let m = compressed_from_parts(r.path(), "X", major, minor, indptr, indices, data)?;
+    let indptr = r.read_i64("X/indptr")?;
+    let indices = r.read_indices("X/indices", minor)?;
+    let data = r.read_f32("X/data")?;
+    let m = compressed_from_parts(r.path(), "X", (major, minor), indptr, indices, data)?;
     Ok(if csc { m.transpose() } else { m })
 }
 

@@ -133,7 +133,7 @@ impl H5Reader {
                 format!("not an HDF5 file (no HDF5 signature); expected {expected}"),
             ));
         }
-        let file = guard(path, "superblock", || hdf5_pure::File::open(path))?;
+        let file = guard(path, "superblock", || hdf5_pure::File::open_streaming(path))?;
         Ok(H5Reader {
             file,
             path: path.to_path_buf(),
@@ -278,6 +278,44 @@ impl H5Reader {
         guard(&self.path, &what, || d.read_i64())
     }
 
+    /// Column (or row) indices of dataset `p`, each checked to lie in
+    /// `0..bound`, as `u32`. 32-bit files convert in place (no second copy).
+    pub(crate) fn read_indices(&self, p: &str, bound: usize) -> Result<Vec<u32>> {
+        let (d, what) = self.dataset(p)?;
+        let dt = guard(&self.path, &what, || d.dtype())?;
+        let bad = |i: usize, v: i64| {
+            self.err(
+                format!("{p}[{i}]"),
+                format!("index {v} is out of range 0..{bound}"),
+            )
+        };
+        use hdf5_pure::DType as T;
+        match dt {
+            T::I8 | T::I16 | T::I32 => {
+                let v = guard(&self.path, &what, || d.read_i32())?;
+                if let Some(i) = v.iter().position(|&x| x < 0 || x as u64 >= bound as u64) {
+                    return Err(bad(i, v[i] as i64));
+                }
+                Ok(v.into_iter().map(|x| x as u32).collect())
+            }
+            T::U8 | T::U16 | T::U32 => {
+                let v = guard(&self.path, &what, || d.read_u32())?;
+                if let Some(i) = v.iter().position(|&x| x as u64 >= bound as u64) {
+                    return Err(bad(i, v[i] as i64));
+                }
+                Ok(v)
+            }
+            T::I64 | T::U64 => {
+                let v = guard(&self.path, &what, || d.read_i64())?;
+                if let Some(i) = v.iter().position(|&x| x < 0 || x as u64 >= bound as u64) {
+                    return Err(bad(i, v[i]));
+                }
+                Ok(v.into_iter().map(|x| x as u32).collect())
+            }
+            other => Err(self.err(what, format!("has element type {other}; expected integers"))),
+        }
+    }
+
     /// Refuses non-numeric datasets with a clear message instead of the crate's
     /// conversion error.
     fn check_numeric(&self, d: &hdf5_pure::Dataset, what: &str) -> Result<()> {
@@ -327,21 +365,21 @@ pub(crate) fn attr_u64s(v: &AttrValue) -> Option<Vec<u64>> {
 }
 
 /// Validates compressed sparse parts read from a file and builds a `Csr<f32>`
-/// with `major` rows and `minor` columns (for CSC parts, the transpose).
+/// with `major` rows and `minor` columns (for CSC parts, the transpose),
+/// reusing the `indices` and `data` buffers (no second copy of a large matrix).
 ///
-/// Checks indptr length, start, monotonicity and end, index range, and values
-/// (finite, ≥ 0); error positions name the dataset and entry, e.g.
-/// `X/data[12]`. Indices unsorted within a row are sorted and duplicates summed
-/// (scipy's semantics for such files); explicit zeros are dropped.
-#[allow(clippy::too_many_arguments)]
+/// `indices` must already be range-checked (see [`H5Reader::read_indices`]).
+/// Checks indptr length, start, monotonicity and end, and values (finite, ≥ 0);
+/// error positions name the dataset and entry, e.g. `X/data[12]`. Indices
+/// unsorted within a row are sorted and duplicates summed (scipy's semantics
+/// for such files); explicit zeros are dropped.
 pub(crate) fn compressed_from_parts(
     path: &Path,
     group: &str,
-    major: usize,
-    minor: usize,
+    (major, minor): (usize, usize),
     indptr: Vec<i64>,
-    indices: Vec<i64>,
-    data: Vec<f32>,
+    mut indices: Vec<u32>,
+    mut data: Vec<f32>,
 ) -> Result<Csr<f32>> {
     let at = |ds: &str, i: usize| Some(format!("{group}/{ds}[{i}]"));
     if indptr.len() != major + 1 {
@@ -398,89 +436,73 @@ pub(crate) fn compressed_from_parts(
             ),
         ));
     }
-    if minor > u32::MAX as usize {
-        return Err(Error::input(
-            path,
-            Some(group.to_string()),
+    if let Some(p) = data.iter().position(|v| !v.is_finite() || *v < 0.0) {
+        let v = data[p];
+        let msg = if v.is_finite() {
             format!(
-                "{minor} columns exceed the supported maximum of {}",
-                u32::MAX
-            ),
-        ));
+                "negative value {v}; expression values must be ≥ 0 (give raw counts or \
+                 normalised values, not scaled data)"
+            )
+        } else {
+            format!("value {v} is not finite; expression values must be finite numbers")
+        };
+        return Err(Error::input(path, at("data", p), msg));
     }
+    // Compact in place: the write position `w` never passes the read position.
     let mut out_indptr = Vec::with_capacity(major + 1);
     out_indptr.push(0usize);
-    let mut out_idx: Vec<u32> = Vec::with_capacity(data.len());
-    let mut out_val: Vec<f32> = Vec::with_capacity(data.len());
+    let mut w = 0usize;
     let mut row: Vec<(u32, f32)> = Vec::new();
     for r in 0..major {
         let (a, b) = (indptr[r] as usize, indptr[r + 1] as usize);
-        row.clear();
-        let mut sorted = true;
-        for p in a..b {
-            let c = indices[p];
-            if c < 0 || c as u64 >= minor as u64 {
-                return Err(Error::input(
-                    path,
-                    at("indices", p),
-                    format!("index {c} is out of range 0..{minor}"),
-                ));
+        let row_start = w;
+        if indices[a..b].windows(2).all(|p| p[0] < p[1]) {
+            for k in a..b {
+                if data[k] != 0.0 {
+                    indices[w] = indices[k];
+                    data[w] = data[k];
+                    w += 1;
+                }
             }
-            let v = data[p];
-            if !v.is_finite() {
-                return Err(Error::input(
-                    path,
-                    at("data", p),
-                    format!("value {v} is not finite; expression values must be finite numbers"),
-                ));
-            }
-            if v < 0.0 {
-                return Err(Error::input(
-                    path,
-                    at("data", p),
-                    format!(
-                        "negative value {v}; expression values must be ≥ 0 (give raw counts or \
-                         normalised values, not scaled data)"
-                    ),
-                ));
-            }
-            if let Some(&(prev, _)) = row.last() {
-                sorted &= prev < c as u32;
-            }
-            row.push((c as u32, v));
-        }
-        if !sorted {
+        } else {
+            row.clear();
+            row.extend(
+                indices[a..b]
+                    .iter()
+                    .copied()
+                    .zip(data[a..b].iter().copied()),
+            );
             row.sort_by_key(|e| e.0);
-        }
-        let start = out_idx.len();
-        for &(c, v) in &row {
-            let n = out_idx.len();
-            if n > start && out_idx[n - 1] == c {
-                out_val[n - 1] += v;
-            } else {
-                out_idx.push(c);
-                out_val.push(v);
+            for &(c, v) in &row {
+                if w > row_start && indices[w - 1] == c {
+                    data[w - 1] += v;
+                } else {
+                    indices[w] = c;
+                    data[w] = v;
+                    w += 1;
+                }
             }
-        }
-        // Drop explicit zeros (also sums that came out zero) so nnz means non-zero.
-        let mut w = start;
-        for k in start..out_idx.len() {
-            if out_val[k] != 0.0 {
-                out_idx[w] = out_idx[k];
-                out_val[w] = out_val[k];
-                w += 1;
+            // Drop explicit zeros (and duplicate sums that are zero).
+            let mut z = row_start;
+            for k in row_start..w {
+                if data[k] != 0.0 {
+                    indices[z] = indices[k];
+                    data[z] = data[k];
+                    z += 1;
+                }
             }
+            w = z;
         }
-        out_idx.truncate(w);
-        out_val.truncate(w);
-        out_indptr.push(out_idx.len());
+        out_indptr.push(w);
     }
+    indices.truncate(w);
+    data.truncate(w);
     Ok(Csr {
         rows: major,
         cols: minor,
         indptr: out_indptr,
-        indices: out_idx,
-        data: out_val,
+        indices,
+        data,
     })
 }
 
@@ -671,50 +693,46 @@ mod tests {
         let m = compressed_from_parts(
             p,
             "X",
-            2,
-            3,
-            vec![0, 3, 4],
-            vec![2, 0, 2, 1],
-            vec![1.0, 2.0, 3.0, 0.0],
+            (3, 3),
+            vec![0, 3, 4, 6],
+            vec![2, 0, 2, 1, 0, 2],
+            vec![1.0, 2.0, 3.0, 0.0, 5.0, 6.0],
         )
         .unwrap();
-        assert_eq!(m.indptr, vec![0, 2, 2]);
-        assert_eq!(m.indices, vec![0, 2]);
-        assert_eq!(m.data, vec![2.0, 4.0]);
+        assert_eq!(m.indptr, vec![0, 2, 2, 4]);
+        assert_eq!(m.indices, vec![0, 2, 0, 2]);
+        assert_eq!(m.data, vec![2.0, 4.0, 5.0, 6.0]);
     }
 
     #[test]
     fn parts_errors_name_the_entry() {
         let p = Path::new("f.h5");
-        let e = compressed_from_parts(p, "X", 1, 3, vec![0, 2], vec![0, 1], vec![1.0, -1.0])
+        let e = compressed_from_parts(p, "X", (1, 3), vec![0, 2], vec![0, 1], vec![1.0, -1.0])
             .unwrap_err()
             .to_string();
         assert!(
             e.contains("X/data[1]") && e.contains("negative value -1"),
             "{e}"
         );
-        let e = compressed_from_parts(p, "X", 1, 3, vec![0, 1], vec![3], vec![1.0])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("X/indices[0]") && e.contains("out of range"),
-            "{e}"
-        );
-        let e = compressed_from_parts(p, "X", 2, 3, vec![0, 1, 0], vec![0], vec![1.0])
+        let e = compressed_from_parts(p, "X", (2, 3), vec![0, 1, 0], vec![0], vec![1.0])
             .unwrap_err()
             .to_string();
         assert!(
             e.contains("X/indptr[2]") && e.contains("non-decreasing"),
             "{e}"
         );
-        let e = compressed_from_parts(p, "X", 2, 3, vec![0, 1], vec![0], vec![1.0])
+        let e = compressed_from_parts(p, "X", (2, 3), vec![0, 1], vec![0], vec![1.0])
             .unwrap_err()
             .to_string();
         assert!(e.contains("X/indptr") && e.contains("expected 3"), "{e}");
-        let e = compressed_from_parts(p, "X", 1, 3, vec![0, 1], vec![0], vec![f32::NAN])
+        let e = compressed_from_parts(p, "X", (1, 3), vec![0, 1], vec![0], vec![f32::NAN])
             .unwrap_err()
             .to_string();
         assert!(e.contains("X/data[0]") && e.contains("not finite"), "{e}");
+        let e = compressed_from_parts(p, "X", (1, 3), vec![0, 2], vec![0, 1], vec![1.0])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("X/indices") && e.contains("must match"), "{e}");
     }
 
     #[test]

@@ -93,9 +93,9 @@ pub fn read_10x_h5(path: &Path) -> Result<ExprMatrix> {
         ));
     }
     let indptr = r.read_i64(&at("indptr"))?;
-    let indices = r.read_i64(&at("indices"))?;
+    let indices = r.read_indices(&at("indices"), n_genes)?;
     let data = r.read_f32(&at("data"))?;
-    let x = compressed_from_parts(path, &base, n_cells, n_genes, indptr, indices, data)?;
+    let x = compressed_from_parts(path, &base, (n_cells, n_genes), indptr, indices, data)?;
     let mut m = ExprMatrix {
         x,
         genes: Vec::new(),
