@@ -111,3 +111,26 @@ fn wrong_reader_gives_input_errors() {
     let e = read_h5ad(&fixture("does_not_exist.h5ad")).unwrap_err();
     assert_eq!(e.exit_code(), 2, "{e}");
 }
+
+#[test]
+fn truncated_files_are_input_errors() {
+    let dir = std::env::temp_dir().join(format!("scgnn-h5-trunc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in ["csr_f64_gzip.h5ad", "dense_f32.h5ad", "tenx_v3.h5"] {
+        let bytes = std::fs::read(fixture(name)).unwrap();
+        for frac in [0.05, 0.3, 0.6, 0.9, 0.99] {
+            let p = dir.join(format!("{frac}-{name}"));
+            std::fs::write(&p, &bytes[..(bytes.len() as f64 * frac) as usize]).unwrap();
+            let r = if name.ends_with(".h5ad") {
+                read_h5ad(&p)
+            } else {
+                read_10x_h5(&p)
+            };
+            match r {
+                Err(scgnn::Error::Input { path, .. }) => assert_eq!(path, p),
+                other => panic!("{name} cut to {frac}: expected an input error, got {other:?}"),
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -10,8 +10,8 @@
 use crate::error::{Error, Result};
 use crate::io::atomic::write_atomic;
 use crate::io::h5util::{
-    self, attr_u64s, compressed_from_parts, group, vstr, write_err, H5Reader, Kind, Parent,
-    SparseData,
+    self, attr_u64s, bad_value_msg, compressed_from_parts, group, vstr, write_err, H5Reader, Kind,
+    Parent, SparseData,
 };
 use crate::matrix::{Csr, Dense, ExprMatrix};
 use hdf5_pure::{AttrValue, FileBuilder, GroupBuilder};
@@ -38,13 +38,18 @@ fn read_x(r: &H5Reader) -> Result<Csr<f32>> {
             "dataset /X",
             "missing; the file has no expression matrix X (is it an .h5ad file?)",
         )),
-        Some(Kind::Dataset) => read_dense_x(r),
+        Some(Kind::Dataset) => read_dense_x(r, DENSE_WINDOW_VALUES),
         Some(Kind::Group) => read_sparse_x(r),
     }
 }
 
-/// Dense `X`: a 2-D dataset, converted to CSR while checking every value.
-fn read_dense_x(r: &H5Reader) -> Result<Csr<f32>> {
+/// Values per row window when reading a dense `X` (16 MiB of f32).
+const DENSE_WINDOW_VALUES: usize = 1 << 22;
+
+/// Dense `X`: a 2-D dataset, converted to CSR while checking every value. It is
+/// read about `window_values` values (whole rows) at a time, so memory follows
+/// the non-zeros rather than cells × genes.
+fn read_dense_x(r: &H5Reader, window_values: usize) -> Result<Csr<f32>> {
     let shape = r.shape("X")?;
     if shape.len() != 2 {
         return Err(r.err(
@@ -52,29 +57,43 @@ fn read_dense_x(r: &H5Reader) -> Result<Csr<f32>> {
             format!("has shape {shape:?}; expected 2 dimensions (cells × genes)"),
         ));
     }
-    let (rows, cols) = (shape[0] as usize, shape[1] as usize);
-    let v = r.read_f32("X")?;
-    if v.len() != rows.saturating_mul(cols) {
-        return Err(r.err(
-            "dataset /X",
-            format!("holds {} values for shape {shape:?}", v.len()),
-        ));
-    }
+    let (rows, cols) = (to_usize(r, shape[0])?, to_usize(r, shape[1])?);
     let mut indptr = Vec::with_capacity(rows + 1);
     indptr.push(0usize);
     let (mut indices, mut data) = (Vec::new(), Vec::new());
-    for i in 0..rows {
-        for j in 0..cols {
-            let x = v[i * cols + j];
-            if !x.is_finite() || x < 0.0 {
-                return Err(r.err(format!("X[{i}, {j}]"), bad_value_msg(x)));
-            }
-            if x != 0.0 {
-                indices.push(j as u32);
-                data.push(x);
-            }
+    if cols == 0 {
+        // No values to read; every row is empty.
+        indptr.resize(rows + 1, 0);
+    }
+    let window = (window_values / cols.max(1)).max(1);
+    let mut start = 0;
+    while start < rows && cols > 0 {
+        let n = window.min(rows - start);
+        let v = r.read_f32_rows("X", start, n)?;
+        if v.len() != n * cols {
+            return Err(r.err(
+                "dataset /X",
+                format!(
+                    "rows {start}..{} hold {} values, expected {}",
+                    start + n,
+                    v.len(),
+                    n * cols
+                ),
+            ));
         }
-        indptr.push(indices.len());
+        for (k, row) in v.chunks_exact(cols).enumerate() {
+            for (j, &x) in row.iter().enumerate() {
+                if !x.is_finite() || x < 0.0 {
+                    return Err(r.err(format!("X[{}, {j}]", start + k), bad_value_msg(x)));
+                }
+                if x != 0.0 {
+                    indices.push(j as u32);
+                    data.push(x);
+                }
+            }
+            indptr.push(indices.len());
+        }
+        start += n;
     }
     Ok(Csr {
         rows,
@@ -83,18 +102,6 @@ fn read_dense_x(r: &H5Reader) -> Result<Csr<f32>> {
         indices,
         data,
     })
-}
-
-/// The message for a NaN, infinite or negative expression value.
-fn bad_value_msg(x: f32) -> String {
-    if x.is_finite() {
-        format!(
-            "negative value {x}; expression values must be ≥ 0 (give raw counts or normalised \
-             values, not scaled data)"
-        )
-    } else {
-        format!("value {x} is not finite; expression values must be finite numbers")
-    }
 }
 
 /// Sparse `X`: a `csr_matrix` / `csc_matrix` group.
@@ -508,4 +515,27 @@ fn categorical(name: &str, labels: &[usize]) -> hdf5_pure::FinishedGroup {
     let cats: Vec<String> = distinct.iter().map(|l| l.to_string()).collect();
     string_array(&mut g, "categories", &cats);
     g.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dense_x_read_in_small_windows_is_exact() {
+        let d = Dense::from_vec(7, 3, (0..21).map(|v| (v % 4) as f32 * 0.5).collect());
+        let names: Vec<String> = (0..7).map(|i| i.to_string()).collect();
+        let genes: Vec<String> = (0..3).map(|i| format!("g{i}")).collect();
+        let p = std::env::temp_dir().join(format!("scgnn-h5ad-win-{}.h5ad", std::process::id()));
+        write_h5ad(&p, &H5adOutput::new(XData::Dense(&d), &names, &genes)).unwrap();
+        let r = H5Reader::open(&p, EXPECTED).unwrap();
+        for window in [1, 3, 5, 6, 21, 100] {
+            assert_eq!(
+                read_dense_x(&r, window).unwrap(),
+                Csr::from_dense(&d),
+                "window {window}"
+            );
+        }
+        std::fs::remove_file(&p).unwrap();
+    }
 }

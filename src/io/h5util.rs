@@ -134,6 +134,21 @@ impl H5Reader {
             ));
         }
         let file = guard(path, "superblock", || hdf5_pure::File::open_streaming(path))?;
+        // The superblock records where the file ends; a shorter file lost its
+        // tail (an interrupted copy or download), as libhdf5 also reports.
+        let sb = file.superblock();
+        let eof = sb.base_address.get().saturating_add(sb.eof_address);
+        if eof > meta.len() {
+            return Err(Error::input(
+                path,
+                None,
+                format!(
+                    "truncated: the HDF5 superblock says the file is {eof} bytes but it has {}; \
+                     copy or download it again",
+                    meta.len()
+                ),
+            ));
+        }
         Ok(H5Reader {
             file,
             path: path.to_path_buf(),
@@ -264,6 +279,15 @@ impl H5Reader {
         guard(&self.path, &what, || d.read_f32())
     }
 
+    /// Rows `start..start + n` of numeric dataset `p` (first dimension) as `f32`.
+    pub(crate) fn read_f32_rows(&self, p: &str, start: usize, n: usize) -> Result<Vec<f32>> {
+        let (d, what) = self.dataset(p)?;
+        self.check_numeric(&d, &what)?;
+        guard(&self.path, &what, || {
+            d.read_f32_rows(start as u64, n as u64)
+        })
+    }
+
     /// All values of integer dataset `p` as `i64`.
     pub(crate) fn read_i64(&self, p: &str) -> Result<Vec<i64>> {
         let (d, what) = self.dataset(p)?;
@@ -364,6 +388,18 @@ pub(crate) fn attr_u64s(v: &AttrValue) -> Option<Vec<u64>> {
     v.to_u64s().or_else(|| v.as_u64().map(|x| vec![x]))
 }
 
+/// The message for a NaN, infinite or negative expression value.
+pub(crate) fn bad_value_msg(x: f32) -> String {
+    if x.is_finite() {
+        format!(
+            "negative value {x}; expression values must be ≥ 0 (give raw counts or normalised \
+             values, not scaled data)"
+        )
+    } else {
+        format!("value {x} is not finite; expression values must be finite numbers")
+    }
+}
+
 /// Validates compressed sparse parts read from a file and builds a `Csr<f32>`
 /// with `major` rows and `minor` columns (for CSC parts, the transpose),
 /// reusing the `indices` and `data` buffers (no second copy of a large matrix).
@@ -437,16 +473,7 @@ pub(crate) fn compressed_from_parts(
         ));
     }
     if let Some(p) = data.iter().position(|v| !v.is_finite() || *v < 0.0) {
-        let v = data[p];
-        let msg = if v.is_finite() {
-            format!(
-                "negative value {v}; expression values must be ≥ 0 (give raw counts or \
-                 normalised values, not scaled data)"
-            )
-        } else {
-            format!("value {v} is not finite; expression values must be finite numbers")
-        };
-        return Err(Error::input(path, at("data", p), msg));
+        return Err(Error::input(path, at("data", p), bad_value_msg(data[p])));
     }
     // Compact in place: the write position `w` never passes the read position.
     let mut out_indptr = Vec::with_capacity(major + 1);
