@@ -448,11 +448,14 @@ fn string_array<P: Parent + ?Sized>(p: &mut P, name: &str, v: &[String]) {
         .set_attr("encoding-version", vstr("0.2.0"));
 }
 
+/// A dataframe column: its name and the code that writes it into the group.
+type ColumnWriter<'a> = (&'a str, Box<dyn FnOnce(&mut GroupBuilder) + 'a>);
+
 /// A pandas dataframe group with index `index` and the given column writers.
 fn dataframe(
     name: &str,
     index: &[String],
-    columns: Vec<(&str, Box<dyn FnOnce(&mut GroupBuilder) + '_>)>,
+    columns: Vec<ColumnWriter<'_>>,
 ) -> hdf5_pure::FinishedGroup {
     let mut g = group(name);
     encode(&mut g, "dataframe", "0.2.0");
@@ -470,7 +473,7 @@ fn dataframe(
 
 /// The obs dataframe: names, the categorical cluster column and string columns.
 fn obs_group(out: &H5adOutput) -> hdf5_pure::FinishedGroup {
-    let mut cols: Vec<(&str, Box<dyn FnOnce(&mut GroupBuilder) + '_>)> = Vec::new();
+    let mut cols: Vec<ColumnWriter<'_>> = Vec::new();
     if let Some(labels) = out.obs_cluster {
         cols.push((
             "cluster",
