@@ -4,8 +4,11 @@
 
 pub mod atomic;
 pub mod csv;
+pub mod h5ad;
+pub mod h5util;
 pub mod mtx;
 pub mod outputs;
+pub mod tenx_h5;
 
 use crate::error::{Error, Result};
 use crate::matrix::ExprMatrix;
@@ -153,25 +156,16 @@ pub fn write_matrix(path: &Path, m: &ExprMatrix, format: Option<Format>) -> Resu
             "TSV output is not supported; write .csv or .csv.gz".into(),
         )),
         Format::TenxMtx => mtx::write_10x_mtx(path, m),
-        Format::TenxH5 | Format::H5ad => write_hdf5(path, m),
+        Format::TenxH5 => tenx_h5::write_10x_h5(path, m),
+        Format::H5ad => h5ad::write_h5ad(path, &h5ad::H5adOutput::new(h5ad::XData::Csr(&m.x), &m.cells, &m.genes)),
     }
 }
 
-fn write_hdf5(path: &Path, _m: &ExprMatrix) -> Result<()> {
-    Err(Error::input(
-        path,
-        None,
-        "HDF5 output is not available in this build",
-    ))
-}
-
 fn read_hdf5(path: &Path, format: Format) -> Result<ExprMatrix> {
-    let _ = format;
-    Err(Error::input(
-        path,
-        None,
-        "HDF5 input is not available in this build",
-    ))
+    match format {
+        Format::H5ad => h5ad::read_h5ad(path),
+        _ => tenx_h5::read_10x_h5(path),
+    }
 }
 
 /// Opens a file for buffered reading, decompressing it if it starts with the gzip

@@ -1,0 +1,544 @@
+//! AnnData `.h5ad` input and output (cells × genes), without libhdf5.
+//!
+//! Reading takes `X` (dense, `csr_matrix` or `csc_matrix`, any integer or float
+//! type, plus the pre-0.7 `h5sparse_format` spelling) and the obs/var index
+//! named by each dataframe's `_index` attribute. Writing produces the layout
+//! anndata ≥ 0.7 reads (encoding-type/-version attributes on every element), with
+//! the scGNN results in their scanpy places: `obs["cluster"]` (categorical),
+//! `obsm["X_scgnn"]`, `obsp["scgnn_graph"]`, `layers["counts"]`.
+
+use crate::error::{Error, Result};
+use crate::io::atomic::write_atomic;
+use crate::io::h5util::{
+    self, attr_u64s, bad_value_msg, compressed_from_parts, group, vstr, write_err, H5Reader, Kind,
+    Parent, SparseData,
+};
+use crate::matrix::{Csr, Dense, ExprMatrix};
+use hdf5_pure::{AttrValue, FileBuilder, GroupBuilder};
+use std::path::Path;
+
+const EXPECTED: &str = "an AnnData .h5ad file (anndata ≥ 0.7)";
+
+/// Reads `X` with obs names (cells) and var names (genes) from an `.h5ad` file.
+///
+/// Values are converted to `f32` and must be finite and ≥ 0. Any corrupt,
+/// truncated or non-HDF5 file gives an `Error::Input` naming the dataset.
+pub fn read_h5ad(path: &Path) -> Result<ExprMatrix> {
+    let r = H5Reader::open(path, EXPECTED)?;
+    let x = read_x(&r)?;
+    let cells = read_index(&r, "obs", x.rows)?;
+    let genes = read_index(&r, "var", x.cols)?;
+    Ok(ExprMatrix { x, genes, cells })
+}
+
+/// Reads `X` as cells × genes CSR.
+fn read_x(r: &H5Reader) -> Result<Csr<f32>> {
+    match r.kind("X") {
+        None => Err(r.err(
+            "dataset /X",
+            "missing; the file has no expression matrix X (is it an .h5ad file?)",
+        )),
+        Some(Kind::Dataset) => read_dense_x(r, DENSE_WINDOW_VALUES),
+        Some(Kind::Group) => read_sparse_x(r),
+    }
+}
+
+/// Values per row window when reading a dense `X` (16 MiB of f32).
+const DENSE_WINDOW_VALUES: usize = 1 << 22;
+
+/// Dense `X`: a 2-D dataset, converted to CSR while checking every value. It is
+/// read about `window_values` values (whole rows) at a time, so memory follows
+/// the non-zeros rather than cells × genes.
+fn read_dense_x(r: &H5Reader, window_values: usize) -> Result<Csr<f32>> {
+    let shape = r.shape("X")?;
+    if shape.len() != 2 {
+        return Err(r.err(
+            "dataset /X",
+            format!("has shape {shape:?}; expected 2 dimensions (cells × genes)"),
+        ));
+    }
+    let (rows, cols) = (to_usize(r, shape[0])?, to_usize(r, shape[1])?);
+    let mut indptr = Vec::with_capacity(rows + 1);
+    indptr.push(0usize);
+    let (mut indices, mut data) = (Vec::new(), Vec::new());
+    if cols == 0 {
+        // No values to read; every row is empty.
+        indptr.resize(rows + 1, 0);
+    }
+    let window = (window_values / cols.max(1)).max(1);
+    let mut start = 0;
+    while start < rows && cols > 0 {
+        let n = window.min(rows - start);
+        let v = r.read_f32_rows("X", start, n)?;
+        if v.len() != n * cols {
+            return Err(r.err(
+                "dataset /X",
+                format!(
+                    "rows {start}..{} hold {} values, expected {}",
+                    start + n,
+                    v.len(),
+                    n * cols
+                ),
+            ));
+        }
+        for (k, row) in v.chunks_exact(cols).enumerate() {
+            for (j, &x) in row.iter().enumerate() {
+                if !x.is_finite() || x < 0.0 {
+                    return Err(r.err(format!("X[{}, {j}]", start + k), bad_value_msg(x)));
+                }
+                if x != 0.0 {
+                    indices.push(j as u32);
+                    data.push(x);
+                }
+            }
+            indptr.push(indices.len());
+        }
+        start += n;
+    }
+    Ok(Csr {
+        rows,
+        cols,
+        indptr,
+        indices,
+        data,
+    })
+}
+
+/// Sparse `X`: a `csr_matrix` / `csc_matrix` group.
+fn read_sparse_x(r: &H5Reader) -> Result<Csr<f32>> {
+    let attrs = r.attrs("X")?;
+    let enc = attrs
+        .get("encoding-type")
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .or_else(|| {
+            // anndata < 0.7 wrote h5sparse's attribute instead.
+            attrs
+                .get("h5sparse_format")
+                .and_then(|v| v.as_str())
+                .map(|f| format!("{f}_matrix"))
+        });
+    let shape = attrs
+        .get("shape")
+        .or_else(|| attrs.get("h5sparse_shape"))
+        .and_then(attr_u64s);
+    let Some(shape) = shape.filter(|s| s.len() == 2) else {
+        return Err(r.err(
+            "group /X",
+            "has no valid 'shape' attribute (2 integers); the sparse matrix cannot be read",
+        ));
+    };
+    let (n_obs, n_var) = (to_usize(r, shape[0])?, to_usize(r, shape[1])?);
+    let csc = match enc.as_deref() {
+        Some("csr_matrix") => false,
+        Some("csc_matrix") => true,
+        other => {
+            return Err(r.err(
+                "group /X",
+                format!(
+                    "has encoding-type {:?}; supported: a dense array, csr_matrix or csc_matrix",
+                    other.unwrap_or("(none)")
+                ),
+            ))
+        }
+    };
+    let (major, minor) = if csc { (n_var, n_obs) } else { (n_obs, n_var) };
+    let indptr = r.read_i64("X/indptr")?;
+    let indices = r.read_indices("X/indices", minor)?;
+    let data = r.read_f32("X/data")?;
+    let m = compressed_from_parts(r.path(), "X", (major, minor), indptr, indices, data)?;
+    Ok(if csc { m.transpose() } else { m })
+}
+
+/// A dimension from the file as `usize`.
+fn to_usize(r: &H5Reader, v: u64) -> Result<usize> {
+    usize::try_from(v)
+        .ok()
+        .filter(|&n| n <= u32::MAX as usize)
+        .ok_or_else(|| r.err("group /X", format!("dimension {v} is too large")))
+}
+
+/// The index (names) of dataframe `df` ("obs" or "var"), which must have `n` rows.
+fn read_index(r: &H5Reader, df: &str, n: usize) -> Result<Vec<String>> {
+    match r.kind(df) {
+        Some(Kind::Group) => {}
+        Some(Kind::Dataset) => {
+            return Err(r.err(
+                format!("dataset /{df}"),
+                "is stored in the pre-0.7 anndata layout; re-save the file with a current \
+                 anndata (adata.write_h5ad)",
+            ))
+        }
+        None => {
+            return Err(r.err(
+                format!("group /{df}"),
+                format!("missing; an .h5ad file needs {df} names"),
+            ))
+        }
+    }
+    let key = r
+        .attr_str(df, "_index")?
+        .unwrap_or_else(|| "_index".to_string());
+    let p = format!("{df}/{key}");
+    let names = r.read_strings(&p)?;
+    if names.len() != n {
+        return Err(r.err(
+            format!("dataset /{p}"),
+            format!(
+                "has {} names but X has {n} {}",
+                names.len(),
+                if df == "obs" {
+                    "rows (cells)"
+                } else {
+                    "columns (genes)"
+                }
+            ),
+        ));
+    }
+    Ok(names)
+}
+
+/// `X` to write: sparse or dense, cells × genes.
+#[derive(Clone, Copy, Debug)]
+pub enum XData<'a> {
+    /// Sparse matrix, written as `csr_matrix`.
+    Csr(&'a Csr<f32>),
+    /// Dense matrix, written as a 2-D array.
+    Dense(&'a Dense),
+}
+
+impl XData<'_> {
+    /// (rows, cols).
+    fn shape(&self) -> (usize, usize) {
+        match self {
+            XData::Csr(m) => (m.rows, m.cols),
+            XData::Dense(d) => (d.rows, d.cols),
+        }
+    }
+}
+
+/// Everything `write_h5ad` writes. Build with [`H5adOutput::new`] and fill the
+/// optional parts; all matrices are cells × something, in the obs order.
+#[derive(Clone, Debug)]
+pub struct H5adOutput<'a> {
+    /// The main matrix (typically the imputed or normalised expression).
+    pub x: XData<'a>,
+    /// Cell ids, one per row of `x`.
+    pub obs_names: &'a [String],
+    /// Gene names, one per column of `x`.
+    pub var_names: &'a [String],
+    /// Raw counts, written as `layers["counts"]`.
+    pub counts_layer: Option<&'a Csr<f32>>,
+    /// More layers, same shape as `x`: `layers[name]`.
+    pub extra_layers: Vec<(&'a str, &'a Csr<f32>)>,
+    /// Cluster label per cell, written as the pandas categorical `obs["cluster"]`.
+    pub obs_cluster: Option<&'a [usize]>,
+    /// String columns of obs (e.g. true labels): `obs[name]`.
+    pub obs_columns_str: Vec<(&'a str, &'a [String])>,
+    /// Cell embeddings, `obsm[name]` (e.g. "X_scgnn").
+    pub obsm: Vec<(&'a str, &'a Dense)>,
+    /// Cell × cell graphs as `csr_matrix`, `obsp[name]` (e.g. "scgnn_graph").
+    pub obsp: Vec<(&'a str, &'a Csr<f32>)>,
+    /// Run parameters/report as JSON text, stored as the string `uns["scgnn_json"]`.
+    pub uns_json: Option<String>,
+    /// Gzip level (1–9) for the large datasets, or `None` for no compression
+    /// (scanpy's default; reading is about 3× faster uncompressed).
+    pub gzip: Option<u32>,
+}
+
+impl<'a> H5adOutput<'a> {
+    /// An output with just `X` and its names; every optional part empty.
+    pub fn new(x: XData<'a>, obs_names: &'a [String], var_names: &'a [String]) -> Self {
+        H5adOutput {
+            x,
+            obs_names,
+            var_names,
+            counts_layer: None,
+            extra_layers: Vec::new(),
+            obs_cluster: None,
+            obs_columns_str: Vec::new(),
+            obsm: Vec::new(),
+            obsp: Vec::new(),
+            uns_json: None,
+            gzip: None,
+        }
+    }
+
+    /// Checks that every part matches `X`'s shape and that keys are usable
+    /// HDF5 names, so a mistake is reported before anything is written.
+    pub fn validate(&self) -> Result<()> {
+        let (n, g) = self.x.shape();
+        let bad = |m: String| Err(Error::Usage(format!("h5ad output: {m}")));
+        if self.obs_names.len() != n {
+            return bad(format!(
+                "{} obs names for {n} rows of X",
+                self.obs_names.len()
+            ));
+        }
+        if self.var_names.len() != g {
+            return bad(format!(
+                "{} var names for {g} columns of X",
+                self.var_names.len()
+            ));
+        }
+        let layers = self.counts_layer.map(|c| ("counts", c)).into_iter();
+        for (k, m) in layers.chain(self.extra_layers.iter().copied()) {
+            check_key(k)?;
+            if (m.rows, m.cols) != (n, g) {
+                return bad(format!(
+                    "layer '{k}' is {}×{}, X is {n}×{g}",
+                    m.rows, m.cols
+                ));
+            }
+        }
+        if let Some(c) = self.obs_cluster {
+            if c.len() != n {
+                return bad(format!("{} cluster labels for {n} cells", c.len()));
+            }
+        }
+        let mut cols = std::collections::HashSet::new();
+        if self.obs_cluster.is_some() {
+            cols.insert("cluster");
+        }
+        for (k, v) in &self.obs_columns_str {
+            check_key(k)?;
+            if *k == "_index" || !cols.insert(k) {
+                return bad(format!("obs column '{k}' is reserved or given twice"));
+            }
+            if v.len() != n {
+                return bad(format!(
+                    "obs column '{k}' has {} values for {n} cells",
+                    v.len()
+                ));
+            }
+        }
+        for (k, d) in &self.obsm {
+            check_key(k)?;
+            if d.rows != n {
+                return bad(format!("obsm '{k}' has {} rows for {n} cells", d.rows));
+            }
+        }
+        for (k, m) in &self.obsp {
+            check_key(k)?;
+            if (m.rows, m.cols) != (n, n) {
+                return bad(format!(
+                    "obsp '{k}' is {}×{}, expected {n}×{n}",
+                    m.rows, m.cols
+                ));
+            }
+        }
+        if let Some(l) = self.gzip {
+            if !(1..=9).contains(&l) {
+                return bad(format!("gzip level {l} is not in 1..=9"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An HDF5 link name must be non-empty, not "." and free of '/'.
+fn check_key(k: &str) -> Result<()> {
+    if k.is_empty() || k == "." || k.contains('/') {
+        return Err(Error::Usage(format!(
+            "h5ad output: '{k}' is not a valid key (empty, '.' or containing '/')"
+        )));
+    }
+    Ok(())
+}
+
+/// Sets anndata's element encoding attributes.
+fn encode<P: Parent + ?Sized>(p: &mut P, ty: &str, version: &str) {
+    p.attr("encoding-type", vstr(ty));
+    p.attr("encoding-version", vstr(version));
+}
+
+/// Writes `out` as an `.h5ad` file at `path`, atomically (temporary file, then
+/// rename), in the layout anndata ≥ 0.7 and scanpy read.
+pub fn write_h5ad(path: &Path, out: &H5adOutput) -> Result<()> {
+    out.validate()?;
+    write_atomic(path, |tmp| {
+        let fb = build(out);
+        fb.write(tmp).map_err(|e| write_err(tmp, e))
+    })
+}
+
+/// Assembles the whole file in an `hdf5-pure` builder.
+fn build(out: &H5adOutput) -> FileBuilder {
+    let gz = out.gzip;
+    let mut fb = FileBuilder::new();
+    encode(&mut fb, "anndata", "0.1.0");
+    match out.x {
+        XData::Csr(m) => fb.add_group(csr_group("X", m, gz)),
+        XData::Dense(d) => dense_dataset(&mut fb, "X", d, gz),
+    }
+    fb.add_group(obs_group(out));
+    fb.add_group(dataframe("var", out.var_names, Vec::new()));
+    fb.add_group(dict("layers", |g| {
+        let layers = out.counts_layer.map(|c| ("counts", c)).into_iter();
+        for (k, m) in layers.chain(out.extra_layers.iter().copied()) {
+            g.add_group(csr_group(k, m, gz));
+        }
+    }));
+    fb.add_group(dict("obsm", |g| {
+        for (k, d) in &out.obsm {
+            dense_dataset(g, k, d, gz);
+        }
+    }));
+    fb.add_group(dict("obsp", |g| {
+        for (k, m) in &out.obsp {
+            g.add_group(csr_group(k, m, gz));
+        }
+    }));
+    fb.add_group(dict("varm", |_| {}));
+    fb.add_group(dict("varp", |_| {}));
+    fb.add_group(dict("uns", |g| {
+        if let Some(j) = &out.uns_json {
+            let d = g.create_dataset("scgnn_json");
+            // A 0-d dataset is anndata's "string" scalar encoding.
+            d.with_vlen_strings(&[j.as_str()]).with_shape(&[]);
+            d.set_attr("encoding-type", vstr("string"));
+            d.set_attr("encoding-version", vstr("0.2.0"));
+        }
+    }));
+    fb
+}
+
+/// An anndata "dict" group named `name`, filled by `fill`.
+fn dict(name: &str, fill: impl FnOnce(&mut GroupBuilder)) -> hdf5_pure::FinishedGroup {
+    let mut g = group(name);
+    encode(&mut g, "dict", "0.1.0");
+    fill(&mut g);
+    g.finish()
+}
+
+/// A `csr_matrix` group.
+fn csr_group(name: &str, m: &Csr<f32>, gz: Option<u32>) -> hdf5_pure::FinishedGroup {
+    let mut g = group(name);
+    encode(&mut g, "csr_matrix", "0.1.0");
+    g.set_attr(
+        "shape",
+        AttrValue::I64Array(vec![m.rows as i64, m.cols as i64]),
+    );
+    h5util::write_sparse_parts(&mut g, m, SparseData::F32, gz);
+    g.finish()
+}
+
+/// A dense 2-D `array` dataset.
+fn dense_dataset<P: Parent + ?Sized>(p: &mut P, name: &str, d: &Dense, gz: Option<u32>) {
+    let ds = p.dataset(name);
+    ds.with_f32_data(&d.data)
+        .with_shape(&[d.rows as u64, d.cols as u64])
+        .set_attr("encoding-type", vstr("array"))
+        .set_attr("encoding-version", vstr("0.2.0"));
+    if let Some(l) = gz {
+        if d.rows > 0 && d.cols > 0 {
+            let rows_per_chunk = ((1usize << 16) / d.cols).clamp(1, d.rows);
+            ds.with_chunks(&[rows_per_chunk as u64, d.cols as u64])
+                .with_deflate(l);
+        }
+    }
+}
+
+/// A "string-array" dataset.
+fn string_array<P: Parent + ?Sized>(p: &mut P, name: &str, v: &[String]) {
+    let refs: Vec<&str> = v.iter().map(String::as_str).collect();
+    p.dataset(name)
+        .with_vlen_strings(&refs)
+        .set_attr("encoding-type", vstr("string-array"))
+        .set_attr("encoding-version", vstr("0.2.0"));
+}
+
+/// A dataframe column: its name and the code that writes it into the group.
+type ColumnWriter<'a> = (&'a str, Box<dyn FnOnce(&mut GroupBuilder) + 'a>);
+
+/// A pandas dataframe group with index `index` and the given column writers.
+fn dataframe(
+    name: &str,
+    index: &[String],
+    columns: Vec<ColumnWriter<'_>>,
+) -> hdf5_pure::FinishedGroup {
+    let mut g = group(name);
+    encode(&mut g, "dataframe", "0.2.0");
+    g.set_attr("_index", vstr("_index"));
+    g.set_attr(
+        "column-order",
+        AttrValue::VarLenStringArray(columns.iter().map(|c| c.0.to_string()).collect()),
+    );
+    string_array(&mut g, "_index", index);
+    for (_, write) in columns {
+        write(&mut g);
+    }
+    g.finish()
+}
+
+/// The obs dataframe: names, the categorical cluster column and string columns.
+fn obs_group(out: &H5adOutput) -> hdf5_pure::FinishedGroup {
+    let mut cols: Vec<ColumnWriter<'_>> = Vec::new();
+    if let Some(labels) = out.obs_cluster {
+        cols.push((
+            "cluster",
+            Box::new(move |g: &mut GroupBuilder| g.add_group(categorical("cluster", labels))),
+        ));
+    }
+    for &(k, v) in &out.obs_columns_str {
+        cols.push((
+            k,
+            Box::new(move |g: &mut GroupBuilder| string_array(g, k, v)),
+        ));
+    }
+    dataframe("obs", out.obs_names, cols)
+}
+
+/// A pandas categorical of integer labels: categories are the distinct labels
+/// in increasing order, as strings; codes index them (smallest int type, as
+/// pandas chooses).
+fn categorical(name: &str, labels: &[usize]) -> hdf5_pure::FinishedGroup {
+    let mut distinct: Vec<usize> = labels.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let code = |l: usize| distinct.binary_search(&l).unwrap_or(0);
+    let mut g = group(name);
+    encode(&mut g, "categorical", "0.2.0");
+    // h5py writes numpy bools as an enum; anndata only needs bool(value).
+    g.set_attr("ordered", AttrValue::I8(0));
+    let codes = g.create_dataset("codes");
+    if distinct.len() <= i8::MAX as usize {
+        let c: Vec<i8> = labels.iter().map(|&l| code(l) as i8).collect();
+        codes.with_i8_data(&c);
+    } else if distinct.len() <= i16::MAX as usize {
+        let c: Vec<i16> = labels.iter().map(|&l| code(l) as i16).collect();
+        codes.with_i16_data(&c);
+    } else {
+        let c: Vec<i32> = labels.iter().map(|&l| code(l) as i32).collect();
+        codes.with_i32_data(&c);
+    }
+    codes
+        .set_attr("encoding-type", vstr("array"))
+        .set_attr("encoding-version", vstr("0.2.0"));
+    let cats: Vec<String> = distinct.iter().map(|l| l.to_string()).collect();
+    string_array(&mut g, "categories", &cats);
+    g.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dense_x_read_in_small_windows_is_exact() {
+        let d = Dense::from_vec(7, 3, (0..21).map(|v| (v % 4) as f32 * 0.5).collect());
+        let names: Vec<String> = (0..7).map(|i| i.to_string()).collect();
+        let genes: Vec<String> = (0..3).map(|i| format!("g{i}")).collect();
+        let p = std::env::temp_dir().join(format!("scgnn-h5ad-win-{}.h5ad", std::process::id()));
+        write_h5ad(&p, &H5adOutput::new(XData::Dense(&d), &names, &genes)).unwrap();
+        let r = H5Reader::open(&p, EXPECTED).unwrap();
+        for window in [1, 3, 5, 6, 21, 100] {
+            assert_eq!(
+                read_dense_x(&r, window).unwrap(),
+                Csr::from_dense(&d),
+                "window {window}"
+            );
+        }
+        std::fs::remove_file(&p).unwrap();
+    }
+}
