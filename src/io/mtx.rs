@@ -40,7 +40,11 @@ pub fn read_10x_mtx(dir: &Path) -> Result<ExprMatrix> {
     let bc = find(dir, &["barcodes.tsv"])
         .ok_or_else(|| Error::input(dir, None, "no barcodes.tsv(.gz) in this folder"))?;
 
-    let genes = make_unique(read_names(&feat, true)?);
+    let mut genes = read_names(&feat, true)?;
+    let renamed = crate::io::h5util::make_unique(&mut genes);
+    if renamed > 0 {
+        tracing::warn!("{renamed} repeated gene names in {} were made unique by appending -1, -2, …", feat.display());
+    }
     let cells = read_names(&bc, false)?;
     check_unique_cells(&bc, &cells)?;
     let gm = read_mtx(&mtx)?; // genes × cells
@@ -111,34 +115,6 @@ fn check_unique_cells(path: &Path, cells: &[String]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Appends "-1", "-2", … to repeated names (scanpy's `var_names_make_unique`),
-/// because gene symbols repeat in real 10X feature lists.
-pub fn make_unique(mut names: Vec<String>) -> Vec<String> {
-    let mut count: HashMap<String, usize> = HashMap::new();
-    let originals: std::collections::HashSet<String> = names.iter().cloned().collect();
-    let mut changed = 0usize;
-    for n in names.iter_mut() {
-        let c = count.entry(n.clone()).or_insert(0);
-        if *c > 0 {
-            let mut k = *c;
-            let mut cand = format!("{n}-{k}");
-            while originals.contains(&cand) {
-                k += 1;
-                cand = format!("{n}-{k}");
-            }
-            *count.get_mut(n.as_str()).unwrap() = k + 1;
-            *n = cand;
-            changed += 1;
-        } else {
-            *c = 1;
-        }
-    }
-    if changed > 0 {
-        tracing::warn!("{changed} repeated gene names were made unique by appending -1, -2, …");
-    }
-    names
 }
 
 /// Reads a Matrix Market coordinate file (as stored: rows × cols).
@@ -322,21 +298,4 @@ pub fn write_10x_mtx(dir: &Path, m: &ExprMatrix) -> Result<()> {
         }
         w.write_all(&buf)
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unique_names_like_scanpy() {
-        let v = make_unique(vec![
-            "A".into(),
-            "B".into(),
-            "A".into(),
-            "A".into(),
-            "A-1".into(),
-        ]);
-        assert_eq!(v, vec!["A", "B", "A-2", "A-3", "A-1"]);
-    }
 }
