@@ -2,6 +2,7 @@
 //! to exit codes (0 ok, 2 bad input or usage, 1 anything else).
 
 mod cli;
+mod run_cmd;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -69,6 +70,7 @@ fn read_opts(a: &cli::InputArgs) -> Result<ReadOptions> {
 fn dispatch(cli: &Cli) -> Result<()> {
     let seed = cli.global.seed;
     match &cli.command {
+        Command::Run(a) => run_cmd::run(a, seed, cli.global.quiet),
         Command::Preprocess(a) => {
             let t = Instant::now();
             let m = io::read_matrix(&a.input.input, &read_opts(&a.input)?)?;

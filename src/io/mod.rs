@@ -157,7 +157,10 @@ pub fn write_matrix(path: &Path, m: &ExprMatrix, format: Option<Format>) -> Resu
         )),
         Format::TenxMtx => mtx::write_10x_mtx(path, m),
         Format::TenxH5 => tenx_h5::write_10x_h5(path, m),
-        Format::H5ad => h5ad::write_h5ad(path, &h5ad::H5adOutput::new(h5ad::XData::Csr(&m.x), &m.cells, &m.genes)),
+        Format::H5ad => h5ad::write_h5ad(
+            path,
+            &h5ad::H5adOutput::new(h5ad::XData::Csr(&m.x), &m.cells, &m.genes),
+        ),
     }
 }
 

@@ -43,7 +43,10 @@ pub fn read_10x_mtx(dir: &Path) -> Result<ExprMatrix> {
     let mut genes = read_names(&feat, true)?;
     let renamed = crate::io::h5util::make_unique(&mut genes);
     if renamed > 0 {
-        tracing::warn!("{renamed} repeated gene names in {} were made unique by appending -1, -2, …", feat.display());
+        tracing::warn!(
+            "{renamed} repeated gene names in {} were made unique by appending -1, -2, …",
+            feat.display()
+        );
     }
     let cells = read_names(&bc, false)?;
     check_unique_cells(&bc, &cells)?;

@@ -1,0 +1,266 @@
+//! `scgnn run`: turns the parsed options into `RunParams`, reads (or simulates) the
+//! input, calls the pipeline and writes the outputs.
+
+use crate::cli::RunArgs;
+use scgnn::cluster::{Method, Resolution};
+use scgnn::error::{Error, Result};
+use scgnn::io::{self, Format, ReadOptions};
+use scgnn::models::gae::GaeModel;
+use scgnn::pipeline::params::{EmbeddingUse, RunParams};
+use scgnn::pipeline::{self, Progress};
+use scgnn::preprocess::{self, Preprocessed, Transform};
+use scgnn::simulate::{SimDesign, SimParams};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Size of the built-in demo data set.
+const DEMO: (usize, usize, usize) = (1500, 2000, 6);
+
+fn parse<T: std::str::FromStr<Err = Error>>(v: &Option<String>) -> Result<Option<T>> {
+    v.as_deref().map(str::parse::<T>).transpose()
+}
+
+/// Builds the run parameters: scGNN's defaults, then `--paper`, then explicit options.
+pub fn params(a: &RunArgs, seed: u64) -> Result<RunParams> {
+    if a.reduction != "sum" {
+        return Err(Error::Usage(format!(
+            "--reduction {}: only 'sum' (scGNN's default) is supported",
+            a.reduction
+        )));
+    }
+    if !a.model.eq_ignore_ascii_case("AE") {
+        return Err(Error::Usage(format!(
+            "--model {}: only 'AE' is supported (scGNN's VAE has a sigmoid output that cannot fit log data > 1)",
+            a.model
+        )));
+    }
+    if !a.precision_model.eq_ignore_ascii_case("Float") {
+        return Err(Error::Usage(
+            "--precisionModel: only 'Float' (32-bit) is supported".into(),
+        ));
+    }
+    if a.gae_dropout != 0.0 {
+        return Err(Error::Usage(
+            "--GAEdropout: only 0 (scGNN's default) is supported".into(),
+        ));
+    }
+    let mut p = RunParams {
+        seed,
+        ..RunParams::default()
+    };
+    if a.paper {
+        p = p.paper();
+    }
+    p.preprocess.gene_ratio = a.pre.gene_ratio;
+    p.preprocess.cell_ratio = a.pre.cell_ratio;
+    p.preprocess.n_top_genes = a.pre.n_top_genes;
+    p.preprocess.transform = a.pre.transform.parse::<Transform>()?;
+    p.skip_preprocess = a.skip_preprocess;
+    if let Some(r) = parse(&a.regulized_type)? {
+        p.regularizer = r;
+    }
+    macro_rules! set {
+        ($field:expr, $opt:expr) => {
+            if let Some(v) = $opt {
+                $field = v;
+            }
+        };
+    }
+    set!(p.gamma, a.gamma_para);
+    set!(p.alpha, a.alpha_regularize_para);
+    set!(p.l1, a.l1_para);
+    set!(p.l2, a.l2_para);
+    set!(p.penalty_phases, parse(&a.penalty_phases)?);
+    set!(p.ae.batch_size, a.batch_size);
+    set!(p.regu_epochs, a.regu_epochs);
+    set!(p.em_epochs, a.em_epochs);
+    set!(p.em_iterations, a.em_iteration);
+    set!(p.cluster_epochs, a.cluster_epochs);
+    if a.quickmode {
+        p.quickmode = true;
+    }
+    set!(p.early_stop_tol, a.early_stop);
+    set!(p.patience, a.patience);
+    set!(p.graph.k, a.k);
+    set!(p.graph.distance, parse(&a.knn_distance)?);
+    set!(p.graph.prune, parse(&a.prunetype)?);
+    set!(p.graph_use, parse(&a.gae_graph)?);
+    if a.use_both_embedding {
+        p.embedding = EmbeddingUse::Both;
+    } else if a.use_gae_embedding {
+        p.embedding = EmbeddingUse::Gae;
+    }
+    if let Some(m) = &a.gae_model {
+        p.gae.model = match m.to_ascii_lowercase().as_str() {
+            "gcn_vae" => GaeModel::GcnVae,
+            "gcn_ae" => GaeModel::GcnAe,
+            _ => {
+                return Err(Error::Usage(format!(
+                    "--GAEmodel {m}: use gcn_vae or gcn_ae"
+                )))
+            }
+        };
+    }
+    set!(p.gae.epochs, a.gae_epochs);
+    set!(p.gae.hidden1, a.gae_hidden1);
+    set!(p.gae.hidden2, a.gae_hidden2);
+    set!(p.gae.lr, a.gae_lr);
+    set!(p.cluster.method, parse::<Method>(&a.clustering_method)?);
+    set!(p.cluster.n_clusters, a.n_clusters);
+    set!(p.cluster.resolution, parse::<Resolution>(&a.resolution)?);
+    set!(p.cluster.max_clusters, a.max_cluster_number);
+    set!(p.cluster.min_members, a.min_member_in_cluster);
+    set!(p.converge_type, parse(&a.converge_type)?);
+    set!(p.converge_celltype_ratio, a.converge_celltyperatio);
+    set!(p.converge_graph_ratio, a.converge_graphratio);
+    set!(p.impute_regularizer, parse(&a.em_regulized_type)?);
+    set!(p.gamma_impute, a.gamma_impute_para);
+    set!(p.graph_impute, a.graph_impute_para);
+    set!(p.celltype_impute, a.celltype_impute_para);
+    p.zero_below = a.zero_below.or(if a.no_postprocessing_tag {
+        Some(a.post_threshold)
+    } else {
+        None
+    });
+    p.validate()?;
+    Ok(p)
+}
+
+/// Runs `scgnn run`.
+pub fn run(a: &RunArgs, seed: u64, quiet: bool) -> Result<()> {
+    let p = params(a, seed)?;
+    let t0 = Instant::now();
+    let (input_desc, raw, truth, name) = if a.demo {
+        let sp = SimParams {
+            cells: DEMO.0,
+            genes: DEMO.1,
+            clusters: DEMO.2,
+            seed,
+            ..Default::default()
+        };
+        let d = SimDesign::new(&sp)?;
+        tracing::info!(
+            "demo: simulated {} cells × {} genes in {} clusters (seed {seed})",
+            DEMO.0,
+            DEMO.1,
+            DEMO.2
+        );
+        let truth: Vec<(String, String)> = d.cell_ids().into_iter().zip(d.labels()).collect();
+        (
+            "built-in demo".to_string(),
+            d.matrix(),
+            Some(truth),
+            a.dataset_name.clone().unwrap_or_else(|| "demo".into()),
+        )
+    } else {
+        let path: PathBuf = match (&a.input, &a.dataset_dir) {
+            (Some(i), _) => i.clone(),
+            (None, Some(d)) => d.join(a.dataset_name.as_deref().ok_or_else(|| {
+                Error::Usage(
+                    "--datasetDir needs --datasetName (the file or folder inside it)".into(),
+                )
+            })?),
+            (None, None) => return Err(Error::Usage("give --input FILE (or --demo)".into())),
+        };
+        let opts = ReadOptions {
+            format: a.format.as_deref().map(str::parse::<Format>).transpose()?,
+            cells_as_rows: a.cells_as_rows,
+            layout_check: !a.no_layout_check,
+        };
+        let m = io::read_matrix(&path, &opts)?;
+        let truth = match &a.labels {
+            Some(l) => Some(scgnn::evaluate::labels::read_labels(l)?),
+            None => None,
+        };
+        let name = a
+            .dataset_name
+            .clone()
+            .unwrap_or_else(|| dataset_name(&path));
+        (path.display().to_string(), m, truth, name)
+    };
+    let pre: Preprocessed = if p.skip_preprocess {
+        let n = raw.n_cells();
+        let g = raw.n_genes();
+        let counts = {
+            let mut c = raw.x.clone();
+            c.data.iter_mut().for_each(|v| *v = v.exp_m1().max(0.0));
+            c
+        };
+        Preprocessed {
+            expr: raw,
+            counts,
+            kept_cells: (0..n).collect(),
+            kept_genes: (0..g).collect(),
+        }
+    } else {
+        let pre = preprocess::preprocess(&raw, &p.preprocess)?;
+        drop(raw);
+        pre
+    };
+    let mut out = pipeline::run(&pre, &p, Progress { bars: !quiet })?;
+    out.report.dataset = name.clone();
+    out.report.input = input_desc;
+    if let Some(truth) = &truth {
+        let pred: Vec<(String, String)> = pre
+            .expr
+            .cells
+            .iter()
+            .cloned()
+            .zip(out.labels.iter().map(|l| l.to_string()))
+            .collect();
+        let src = a
+            .labels
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("demo truth"));
+        let m = scgnn::evaluate::labels::match_labels(
+            std::path::Path::new("run labels"),
+            &pred,
+            &src,
+            truth,
+        )?;
+        let emb = scgnn::evaluate::labels::embedding_rows(
+            std::path::Path::new("run embedding"),
+            &pre.expr.cells,
+            &out.embedding,
+            &m.cells,
+        )?;
+        let r = scgnn::evaluate::metrics::evaluate(&m.pred, &m.truth, Some(&emb), seed)?;
+        println!(
+            "ARI {:.4}  NMI {:.4}  against {} ({} cells)",
+            r.ari,
+            r.nmi,
+            src.display(),
+            m.n_common
+        );
+        out.report.evaluation =
+            Some(serde_json::to_value(&r).map_err(|e| Error::Numeric(e.to_string()))?);
+    }
+    pipeline::write_outputs(&a.output_dir, &name, &pre, &out)?;
+    tracing::info!(
+        "done in {:.1} s: {} clusters, outputs in {}",
+        t0.elapsed().as_secs_f64(),
+        out.labels.iter().max().map_or(0, |m| m + 1),
+        a.output_dir.display()
+    );
+    Ok(())
+}
+
+/// The dataset name from a path: the file name without `.csv.gz`-like extensions.
+fn dataset_name(path: &std::path::Path) -> String {
+    let mut s = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scgnn".into());
+    for ext in [".gz", ".csv", ".tsv", ".txt", ".h5ad", ".h5", ".mtx"] {
+        if let Some(t) = s.strip_suffix(ext) {
+            s = t.to_string();
+        }
+    }
+    if s.is_empty() || s == "counts" {
+        // `data/chung/counts.csv.gz` → `chung`
+        if let Some(parent) = path.parent().and_then(|p| p.file_name()) {
+            return parent.to_string_lossy().into_owned();
+        }
+    }
+    s
+}
