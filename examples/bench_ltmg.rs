@@ -17,10 +17,12 @@ const SHAPE: f64 = 1.5;
 fn simulate(seed: u64) -> Csr<f32> {
     let mut rng = scgnn::rng::stream(seed, "bench-ltmg");
     let gene_mean: Vec<f64> = {
-        let d = LogNormal::new(-2.0, 1.2).expect("valid lognormal");
-        (0..GENES).map(|_| d.sample(&mut rng).min(200.0)).collect()
+        let d = LogNormal::<f64>::new(-2.0, 1.2).expect("valid lognormal");
+        (0..GENES)
+            .map(|_| d.sample(&mut rng).min(200.0_f64))
+            .collect()
     };
-    let size = LogNormal::new(0.0, 0.4).expect("valid lognormal");
+    let size = LogNormal::<f64>::new(0.0, 0.4).expect("valid lognormal");
     let mut indptr = vec![0usize];
     let mut indices = Vec::new();
     let mut data = Vec::new();
