@@ -10,7 +10,7 @@ use super::em::{self, CensoredSample, EmSettings, Mixture};
 /// than two distinct minima exist or the two-component fit degenerates; the R
 /// package returns 0 on such errors, which silently depends on the data's units.
 pub fn global_cut(ln_min: &[f64], set: &EmSettings) -> f64 {
-    let s = CensoredSample::new(ln_min.to_vec(), 0, f64::NEG_INFINITY);
+    let s = CensoredSample::new(ln_min.to_vec(), 0, f64::NEG_INFINITY, 0.0);
     if s.values().len() < 2 {
         return f64::NEG_INFINITY;
     }

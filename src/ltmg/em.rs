@@ -22,9 +22,20 @@ impl CensoredSample {
     /// Builds a sample from log values `y` (any order) and `extra_censored`
     /// entries known to lie below the cut (the zeros). Values below `cut` or not
     /// finite are counted as censored too. `cut` may be −∞ (no censoring).
-    pub fn new(mut y: Vec<f64>, extra_censored: usize, cut: f64) -> Self {
+    ///
+    /// With `bin_width` > 0 observed values are rounded to the grid
+    /// `cut + i·bin_width` (anchored at 0 when `cut` is −∞), which bounds the EM
+    /// cost per iteration by the range of the data over the width instead of the
+    /// number of cells; 0 keeps the values exact.
+    pub fn new(mut y: Vec<f64>, extra_censored: usize, cut: f64, bin_width: f64) -> Self {
         let before = y.len();
         y.retain(|v| v.is_finite() && *v >= cut);
+        if bin_width > 0.0 {
+            let anchor = if cut.is_finite() { cut } else { 0.0 };
+            for v in y.iter_mut() {
+                *v = anchor + ((*v - anchor) / bin_width).round() * bin_width;
+            }
+        }
         let n_censored = (extra_censored + before - y.len()) as f64;
         y.sort_unstable_by(|a, b| a.total_cmp(b));
         let mut values: Vec<f64> = Vec::new();
@@ -164,7 +175,8 @@ impl Mixture {
 pub struct EmSettings {
     /// Maximum number of EM iterations.
     pub max_iter: usize,
-    /// Stop when the log-likelihood gain of an iteration is ≤ `tol · (1 + |LL|)`.
+    /// Stop when an iteration gains ≤ `tol` in log-likelihood (absolute: BIC
+    /// compares fits on the scale of units of LL, whatever the number of cells).
     pub tol: f64,
     /// Floor on every component sd (log scale); keeps the likelihood bounded when
     /// a component would collapse onto one repeated value.
@@ -232,20 +244,33 @@ fn step(
     let mut sy = vec![0.0; k];
     let mut ll = 0.0;
     let mut a = vec![0.0; k];
+    // Per-component constants, so each point costs K exponentials and one log.
+    let cst: Vec<f64> = (0..k)
+        .map(|i| m.weights[i].ln() - m.sds[i].ln() - LN_SQRT_2PI)
+        .collect();
+    let inv: Vec<f64> = m.sds.iter().map(|s| 1.0 / s).collect();
     for j in 0..n {
         let y = s.values[j];
-        for (i, ai) in a.iter_mut().enumerate() {
-            *ai = m.ln_weighted_density(i, y);
+        let mut mx = f64::NEG_INFINITY;
+        for i in 0..k {
+            let z = (y - m.means[i]) * inv[i];
+            a[i] = cst[i] - 0.5 * z * z;
+            mx = mx.max(a[i]);
         }
-        let lse = log_sum_exp(&a);
-        if !lse.is_finite() {
+        if !mx.is_finite() {
             return None;
         }
+        let mut sum = 0.0;
+        for ai in a.iter_mut() {
+            *ai = (*ai - mx).exp();
+            sum += *ai;
+        }
         let c = s.counts[j];
-        ll += c * lse;
+        ll += c * (mx + sum.ln());
         let r = &mut resp[j * k..(j + 1) * k];
+        let inv_sum = 1.0 / sum;
         for i in 0..k {
-            let ri = (a[i] - lse).exp();
+            let ri = a[i] * inv_sum;
             r[i] = ri;
             d[i] += c * ri;
             sy[i] += c * ri * y;
@@ -333,7 +358,7 @@ pub fn fit(s: &CensoredSample, init: Mixture, set: &EmSettings) -> Option<EmFit>
         iterations += 1;
         // `ll` is the likelihood of `m`; EM never decreases it, so a gain below
         // tolerance (or a round-off-sized loss) means `m` is a fixed point.
-        if ll - prev <= set.tol * (1.0 + ll.abs()) {
+        if ll - prev <= set.tol {
             converged = true;
             break;
         }
@@ -359,7 +384,7 @@ mod tests {
 
     #[test]
     fn grouping_counts_and_censors() {
-        let s = CensoredSample::new(vec![1.0, 2.0, 1.0, -1.0, f64::NEG_INFINITY], 3, 0.0);
+        let s = CensoredSample::new(vec![1.0, 2.0, 1.0, -1.0, f64::NEG_INFINITY], 3, 0.0, 0.0);
         assert_eq!(s.values(), &[1.0, 2.0]);
         assert_eq!(s.counts(), &[2.0, 1.0]);
         assert_eq!(s.n_censored(), 5.0);
@@ -369,7 +394,7 @@ mod tests {
     #[test]
     fn em_never_decreases_likelihood() {
         let y: Vec<f64> = (0..200).map(|i| ((i * 37) % 101) as f64 / 20.0).collect();
-        let s = CensoredSample::new(y, 50, 1.0);
+        let s = CensoredSample::new(y, 50, 1.0, 0.0);
         let mut m = Mixture {
             weights: vec![0.5, 0.5],
             means: vec![0.5, 4.0],

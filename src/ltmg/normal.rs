@@ -49,7 +49,8 @@ fn cdf_series(z: f64) -> f64 {
         n += 1.0;
         term *= 2.0 * x2 / (2.0 * n + 1.0);
         sum += term;
-        if term < sum * 1e-17 {
+        // `<=` also ends the z = 0 case, where every term is 0.
+        if term <= sum * 1e-17 || n > 2000.0 {
             break;
         }
     }
@@ -69,7 +70,7 @@ fn mills_cf(t: f64) -> f64 {
     let mut f = t;
     let mut c = t;
     let mut d = 0.0;
-    for k in 1..500 {
+    for k in 1..300 {
         let a = k as f64;
         d = t + a * d;
         if d.abs() < TINY {
@@ -82,7 +83,7 @@ fn mills_cf(t: f64) -> f64 {
         d = 1.0 / d;
         let delta = c * d;
         f *= delta;
-        if (delta - 1.0).abs() < 1e-16 {
+        if (delta - 1.0).abs() < 1e-15 {
             break;
         }
     }

@@ -1,7 +1,7 @@
 //! Choice of the number of components by BIC, with deterministic quantile
 //! starts plus optional seeded random restarts.
 
-use super::em::{self, CensoredSample, EmSettings, Mixture};
+use super::em::{self, CensoredSample, Mixture};
 use super::LtmgParams;
 use crate::rng::Rng;
 use rand::Rng as _;
