@@ -392,7 +392,48 @@ fn log_iteration(t: usize, c: &Clustering, a: Option<f64>, graph: &CellGraph, se
 /// Trains `ae` for up to `max_epochs`, stopping early when the mean loss of the last
 /// `patience` epochs improves by less than `early_stop_tol` (relative) on the
 /// window before. Training in windows keeps the optimizer state, so without early
-/// stopping this is exactly `max_epochs` epochs.
+/// stopping this is exactly `max_epochs` epochs. Returns the loss of every epoch run.
+fn train_windows(
+    ae: &mut Autoencoder,
+    input: &Dense,
+    target: &Dense,
+    loss: &AeLoss,
+    max_epochs: usize,
+    p: &RunParams,
+    on_epoch: &mut dyn FnMut(usize, f64),
+) -> Result<Vec<f64>> {
+    let window = if p.early_stop_tol > 0.0 {
+        p.patience
+    } else {
+        max_epochs.max(1)
+    };
+    let mut losses: Vec<f64> = Vec::with_capacity(max_epochs);
+    let mut previous: Option<f64> = None;
+    while losses.len() < max_epochs {
+        let base = losses.len();
+        let e = window.min(max_epochs - base);
+        let l = ae.train(input, target, loss, e, &mut |i, v| on_epoch(base + i, v))?;
+        let mean = l.iter().sum::<f64>() / l.len().max(1) as f64;
+        losses.extend(l);
+        if p.early_stop_tol > 0.0 {
+            if let Some(prev) = previous {
+                if (prev - mean) / prev.abs().max(f64::MIN_POSITIVE) < p.early_stop_tol {
+                    break;
+                }
+            }
+            previous = Some(mean);
+        }
+    }
+    if losses.iter().any(|l| !l.is_finite()) {
+        return Err(Error::Numeric(
+            "the training loss became non-finite; lower the learning rate or check the input"
+                .into(),
+        ));
+    }
+    Ok(losses)
+}
+
+/// [`train_windows`] with a progress bar and a summary line.
 fn train_phase(
     name: &str,
     ae: &mut Autoencoder,
@@ -405,37 +446,15 @@ fn train_phase(
 ) -> Result<Phase> {
     let t = Instant::now();
     let bar = progress.bar(name, max_epochs);
-    let window = if p.early_stop_tol > 0.0 {
-        p.patience
-    } else {
-        max_epochs.max(1)
-    };
-    let mut losses: Vec<f64> = Vec::with_capacity(max_epochs);
-    let mut previous: Option<f64> = None;
-    while losses.len() < max_epochs {
-        let base = losses.len();
-        let e = window.min(max_epochs - base);
-        let l = ae.train(input, target, loss, e, &mut |i, v| {
-            bar.set_position((base + i + 1) as u64);
-            bar.set_message(format!("loss {v:.4e}"));
-        })?;
-        let mean = l.iter().sum::<f64>() / l.len().max(1) as f64;
-        losses.extend(l);
-        if p.early_stop_tol > 0.0 {
-            if let Some(prev) = previous {
-                if (prev - mean) / prev.abs().max(f64::MIN_POSITIVE) < p.early_stop_tol {
-                    break;
-                }
-            }
-            previous = Some(mean);
-        }
-    }
+    let losses = train_windows(ae, input, target, loss, max_epochs, p, &mut |i, v| {
+        bar.set_position(i as u64 + 1);
+        bar.set_message(format!("loss {v:.4e}"));
+    })
+    .map_err(|e| match e {
+        Error::Numeric(m) => Error::Numeric(format!("{name}: {m}")),
+        e => e,
+    })?;
     bar.finish_and_clear();
-    if losses.iter().any(|l| !l.is_finite()) {
-        return Err(Error::Numeric(format!(
-            "{name}: the training loss became non-finite"
-        )));
-    }
     let secs = t.elapsed().as_secs_f64();
     tracing::info!(
         "{name}: {} epochs in {secs:.2} s, loss {:.4e}",
@@ -534,7 +553,7 @@ fn cluster_autoencoders(
             let xc = current.select_rows(rows);
             let mut m = ae.clone();
             m.reset_optimizer();
-            m.train(&xc, &xc, loss, p.cluster_epochs, &mut |_, _| {})?;
+            train_windows(&mut m, &xc, &xc, loss, p.cluster_epochs, p, &mut |_, _| {})?;
             let (_, r) = m.reconstruct(&xc)?;
             bar.inc(1);
             Ok(r)
@@ -553,43 +572,41 @@ fn cluster_autoencoders(
 
 /// Per-cell weights of the imputation regularizer (spec §9.2): scGNN's
 /// Σ(A_b·E) + Σ(C_b·E) equals Σ_k w_k‖x̂_k − x_k‖² with
-/// w_k = graph·deg_b(k) + celltype·|cluster_b(k)|, both counted inside k's batch
-/// (batches are consecutive runs of `batch_size` cells, as scGNN's unshuffled loader).
+/// w_k = graph·deg(k) + celltype·|cluster(k)|. scGNN counts both inside k's
+/// minibatch because it slices dense N × N matrices per batch; with its default batch
+/// (12 800 cells, one batch) that is the whole data set, which is what we use for
+/// any batch size, so the regularizer does not change with the batch size.
 fn impute_weights(adj: &Csr<f32>, labels: &[usize], p: &RunParams) -> Option<Vec<f32>> {
     let (use_graph, use_type) = match p.impute_regularizer {
         ImputeRegularizer::Celltype | ImputeRegularizer::CelltypeR => (true, true),
         ImputeRegularizer::Graph => (true, false),
         ImputeRegularizer::NoRegu => return None,
     };
-    let n = labels.len();
-    let bs = p.ae.batch_size.max(1);
     let k = labels.iter().max().map_or(0, |m| m + 1);
-    let mut w = vec![0f32; n];
-    for b0 in (0..n).step_by(bs) {
-        let b1 = (b0 + bs).min(n);
-        let mut sizes = vec![0usize; k];
-        for &l in &labels[b0..b1] {
-            sizes[l] += 1;
-        }
-        for i in b0..b1 {
-            let mut wi = 0.0f32;
-            if use_graph {
-                let (idx, val) = adj.row(i);
-                let deg: f32 = idx
-                    .iter()
-                    .zip(val)
-                    .filter(|(&j, _)| (j as usize) >= b0 && (j as usize) < b1)
-                    .map(|(_, &v)| v)
-                    .sum();
-                wi += p.graph_impute * deg;
-            }
-            if use_type {
-                wi += p.celltype_impute * sizes[labels[i]] as f32;
-            }
-            w[i] = wi;
-        }
+    let mut sizes = vec![0usize; k];
+    for &l in labels {
+        sizes[l] += 1;
     }
-    Some(w)
+    let degrees = graph::degrees(adj);
+    Some(
+        labels
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| {
+                let g = if use_graph {
+                    p.graph_impute * degrees[i]
+                } else {
+                    0.0
+                };
+                let c = if use_type {
+                    p.celltype_impute * sizes[l] as f32
+                } else {
+                    0.0
+                };
+                g + c
+            })
+            .collect(),
+    )
 }
 
 /// Writes every output file of a run into `dir`: the scGNN files (spec §10), the
