@@ -47,6 +47,26 @@ pub enum Command {
     Info(InfoArgs),
     /// Compare cluster labels with reference labels (ARI, NMI, AMI, silhouette, …).
     Evaluate(EvaluateArgs),
+    /// LTMG regulatory states of every (gene, cell) (scGNN's R package, natively).
+    Ltmg(LtmgArgs),
+}
+
+/// `scgnn ltmg`.
+#[derive(Args, Debug)]
+pub struct LtmgArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Output: .csv/.csv.gz (states, genes × cells) or .h5ad (X = log expression, layers["ltmg"] = states).
+    #[arg(long, short = 'o')]
+    pub output: PathBuf,
+    /// Input is already filtered and log-transformed (states are fitted on expm1 of it).
+    #[arg(long)]
+    pub skip_preprocess: bool,
+    #[command(flatten)]
+    pub pre: PreprocessOpts,
+    /// Largest number of Gaussian components per gene.
+    #[arg(long, default_value_t = 5)]
+    pub kmax: usize,
 }
 
 /// `scgnn evaluate`.

@@ -67,6 +67,15 @@ fn read_opts(a: &cli::InputArgs) -> Result<ReadOptions> {
     })
 }
 
+fn preprocess_params(a: &cli::PreprocessOpts) -> Result<PreprocessParams> {
+    Ok(PreprocessParams {
+        gene_ratio: a.gene_ratio,
+        cell_ratio: a.cell_ratio,
+        n_top_genes: a.n_top_genes,
+        transform: a.transform.parse::<Transform>()?,
+    })
+}
+
 fn dispatch(cli: &Cli) -> Result<()> {
     let seed = cli.global.seed;
     match &cli.command {
@@ -74,13 +83,7 @@ fn dispatch(cli: &Cli) -> Result<()> {
         Command::Preprocess(a) => {
             let t = Instant::now();
             let m = io::read_matrix(&a.input.input, &read_opts(&a.input)?)?;
-            let p = PreprocessParams {
-                gene_ratio: a.pre.gene_ratio,
-                cell_ratio: a.pre.cell_ratio,
-                n_top_genes: a.pre.n_top_genes,
-                transform: a.pre.transform.parse::<Transform>()?,
-            };
-            let r = scgnn::preprocess::preprocess(&m, &p)?;
+            let r = scgnn::preprocess::preprocess(&m, &preprocess_params(&a.pre)?)?;
             let fmt = a
                 .output_format
                 .as_deref()
@@ -181,6 +184,30 @@ fn dispatch(cli: &Cli) -> Result<()> {
             } else {
                 println!("{} cells matched\n{r}", m.n_common);
             }
+            Ok(())
+        }
+        Command::Ltmg(a) => {
+            let t = Instant::now();
+            let m = io::read_matrix(&a.input.input, &read_opts(&a.input)?)?;
+            let pre = if a.skip_preprocess {
+                scgnn::preprocess::from_logged(m)
+            } else {
+                scgnn::preprocess::preprocess(&m, &preprocess_params(&a.pre)?)?
+            };
+            let p = scgnn::ltmg::LtmgParams {
+                kmax: a.kmax,
+                seed,
+                ..Default::default()
+            };
+            let l = scgnn::ltmg::run(&pre.counts, &p)?;
+            scgnn::io::outputs::write_ltmg(&a.output, &pre.expr, &l.states)?;
+            tracing::info!(
+                "LTMG states of {} genes × {} cells in {:.2} s; (state, count): {:?}",
+                pre.expr.n_genes(),
+                pre.expr.n_cells(),
+                t.elapsed().as_secs_f64(),
+                l.state_histogram()
+            );
             Ok(())
         }
         Command::Convert(a) => {

@@ -168,6 +168,24 @@ pub fn preprocess(m: &ExprMatrix, p: &PreprocessParams) -> Result<Preprocessed> 
     })
 }
 
+/// Wraps an already filtered and log-transformed matrix (e.g. scGNN's
+/// `Use_expression.csv`) without changing it; the counts are recovered as
+/// exp(x) − 1 for the stages that need the count scale (LTMG, `layers["counts"]`).
+pub fn from_logged(m: ExprMatrix) -> Preprocessed {
+    let (n, g) = (m.n_cells(), m.n_genes());
+    let mut counts = m.x.clone();
+    counts
+        .data
+        .par_iter_mut()
+        .for_each(|v| *v = v.exp_m1().max(0.0));
+    Preprocessed {
+        expr: m,
+        counts,
+        kept_cells: (0..n).collect(),
+        kept_genes: (0..g).collect(),
+    }
+}
+
 /// Sample variance (ddof = 1) of every column, zeros included, in f64.
 pub fn column_variances(x: &Csr<f32>) -> Vec<f64> {
     let n = x.rows as f64;

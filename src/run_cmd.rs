@@ -179,19 +179,7 @@ pub fn run(a: &RunArgs, seed: u64, quiet: bool) -> Result<()> {
         (path.display().to_string(), m, truth, name)
     };
     let pre: Preprocessed = if p.skip_preprocess {
-        let n = raw.n_cells();
-        let g = raw.n_genes();
-        let counts = {
-            let mut c = raw.x.clone();
-            c.data.iter_mut().for_each(|v| *v = v.exp_m1().max(0.0));
-            c
-        };
-        Preprocessed {
-            expr: raw,
-            counts,
-            kept_cells: (0..n).collect(),
-            kept_genes: (0..g).collect(),
-        }
+        preprocess::from_logged(raw)
     } else {
         let pre = preprocess::preprocess(&raw, &p.preprocess)?;
         drop(raw);

@@ -5,7 +5,7 @@
 use super::atomic::write_atomic;
 use super::csv::{push_f32, write_dense_genes_by_cells, write_genes_by_cells};
 use crate::error::{Error, Result};
-use crate::matrix::{Dense, ExprMatrix};
+use crate::matrix::{Csr, Dense, ExprMatrix};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use std::io::{BufWriter, Write};
@@ -111,4 +111,32 @@ pub fn write_labels(dest: &Path, cells: &[String], labels: &[String]) -> Result<
         }
         Ok(())
     })
+}
+
+/// LTMG states: `.h5ad` → X = the log expression, `layers["ltmg"]` = the states;
+/// anything else → the states as a genes × cells CSV.
+pub fn write_ltmg(dest: &Path, expr: &ExprMatrix, states: &Csr<u8>) -> Result<()> {
+    let as_f32 = Csr {
+        rows: states.rows,
+        cols: states.cols,
+        indptr: states.indptr.clone(),
+        indices: states.indices.clone(),
+        data: states.data.iter().map(|&s| s as f32).collect(),
+    };
+    if dest.extension().is_some_and(|e| e == "h5ad") {
+        let mut h = super::h5ad::H5adOutput::new(
+            super::h5ad::XData::Csr(&expr.x),
+            &expr.cells,
+            &expr.genes,
+        );
+        h.extra_layers.push(("ltmg", &as_f32));
+        super::h5ad::write_h5ad(dest, &h)
+    } else {
+        let m = ExprMatrix {
+            x: as_f32,
+            genes: expr.genes.clone(),
+            cells: expr.cells.clone(),
+        };
+        write_matrix_csv(dest, &m)
+    }
 }

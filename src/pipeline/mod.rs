@@ -617,7 +617,7 @@ pub fn write_outputs(
     pre: &Preprocessed,
     out: &RunOutput,
 ) -> Result<()> {
-    use crate::io::outputs;
+    use crate::io::{h5ad, outputs};
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let f = |suffix: &str| dir.join(format!("{name}{suffix}"));
     let (genes, cells) = (&pre.expr.genes, &pre.expr.cells);
@@ -627,6 +627,14 @@ pub fn write_outputs(
     outputs::write_results(&f("_results.txt"), cells, &out.labels)?;
     let json =
         serde_json::to_string_pretty(&out.report).map_err(|e| Error::Numeric(e.to_string()))?;
+    let graph = out.graph.pruned_graph();
+    let mut h5 = h5ad::H5adOutput::new(h5ad::XData::Dense(&out.imputed), cells, genes);
+    h5.counts_layer = Some(&pre.counts);
+    h5.obs_cluster = Some(&out.labels);
+    h5.obsm.push(("X_scgnn", &out.embedding));
+    h5.obsp.push(("scgnn_graph", &graph));
+    h5.uns_json = Some(json.clone());
+    h5ad::write_h5ad(&f(".h5ad"), &h5)?;
     outputs::write_text(&f("_report.json"), |w| w.write_all(json.as_bytes()))?;
     Ok(())
 }
