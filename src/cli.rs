@@ -49,6 +49,65 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// LTMG regulatory states of every (gene, cell) (scGNN's R package, natively).
     Ltmg(LtmgArgs),
+    /// Imputation benchmarks with built-in baselines: dropout recovery and molecular cross-validation.
+    #[command(subcommand)]
+    Benchmark(BenchmarkCommand),
+}
+
+/// `scgnn benchmark …`.
+#[derive(Subcommand, Debug)]
+pub enum BenchmarkCommand {
+    /// Hide a fraction of the non-zero counts, impute, score the hidden entries (scGNN paper protocol).
+    Dropout(DropoutArgs),
+    /// Molecular cross-validation: binomial split A/B, impute from A, predict B.
+    Mcv(McvArgs),
+}
+
+/// `scgnn benchmark dropout`.
+#[derive(Args, Debug)]
+pub struct DropoutArgs {
+    /// Fraction of the non-zero raw entries to hide.
+    #[arg(long, default_value_t = 0.1)]
+    pub rate: f64,
+    /// Repeats (seeds --seed, --seed+1, …); mean ± std is reported.
+    #[arg(long, default_value_t = 3)]
+    pub repeats: usize,
+    /// Score this imputed matrix (genes × cells, e.g. from another tool run on --write-mask output) instead of running scGNN-rs.
+    #[arg(long)]
+    pub imputed: Option<PathBuf>,
+    /// Scale of --imputed: log (ln(1+x)) or counts.
+    #[arg(long, default_value = "log")]
+    pub imputed_scale: String,
+    /// Write the masked counts (masked_counts.csv.gz, genes × cells) and the mask (mask.csv) of the first repeat here.
+    #[arg(long)]
+    pub write_mask: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// `scgnn benchmark mcv`.
+#[derive(Args, Debug)]
+pub struct McvArgs {
+    /// Thinning probability: A ~ Binomial(X, p).
+    #[arg(long = "p", default_value_t = 0.5)]
+    pub p: f64,
+    /// Score this imputed A (genes × cells, from another tool run on --write-split output) instead of running scGNN-rs.
+    #[arg(long)]
+    pub imputed: Option<PathBuf>,
+    /// Scale of --imputed: log (ln(1+x) of A's counts) or counts.
+    #[arg(long, default_value = "log")]
+    pub imputed_scale: String,
+    /// Write the halves A.csv.gz and B.csv.gz (genes × cells) here.
+    #[arg(long)]
+    pub write_split: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// `scgnn ltmg`.

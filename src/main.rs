@@ -80,6 +80,8 @@ fn dispatch(cli: &Cli) -> Result<()> {
     let seed = cli.global.seed;
     match &cli.command {
         Command::Run(a) => run_cmd::run(a, seed, cli.global.quiet),
+        Command::Benchmark(cli::BenchmarkCommand::Dropout(a)) => run_cmd::dropout(a, seed),
+        Command::Benchmark(cli::BenchmarkCommand::Mcv(a)) => run_cmd::mcv(a, seed),
         Command::Preprocess(a) => {
             let t = Instant::now();
             let m = io::read_matrix(&a.input.input, &read_opts(&a.input)?)?;

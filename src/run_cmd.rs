@@ -1,11 +1,13 @@
 //! `scgnn run`: turns the parsed options into `RunParams`, reads (or simulates) the
 //! input, calls the pipeline and writes the outputs.
 
-use crate::cli::RunArgs;
+use crate::cli::{DropoutArgs, McvArgs, RunArgs};
 use scgnn::cluster::{Method, Resolution};
 use scgnn::error::{Error, Result};
+use scgnn::evaluate::dropout::{aggregate, DropoutScore, DropoutSummary};
 use scgnn::io::{self, Format, ReadOptions};
 use scgnn::models::gae::GaeModel;
+use scgnn::pipeline::benchmark::{self, Scale};
 use scgnn::pipeline::params::{EmbeddingUse, RunParams};
 use scgnn::pipeline::{self, Progress};
 use scgnn::preprocess::{self, Preprocessed, Transform};
@@ -153,21 +155,7 @@ pub fn run(a: &RunArgs, seed: u64, quiet: bool) -> Result<()> {
             a.dataset_name.clone().unwrap_or_else(|| "demo".into()),
         )
     } else {
-        let path: PathBuf = match (&a.input, &a.dataset_dir) {
-            (Some(i), _) => i.clone(),
-            (None, Some(d)) => d.join(a.dataset_name.as_deref().ok_or_else(|| {
-                Error::Usage(
-                    "--datasetDir needs --datasetName (the file or folder inside it)".into(),
-                )
-            })?),
-            (None, None) => return Err(Error::Usage("give --input FILE (or --demo)".into())),
-        };
-        let opts = ReadOptions {
-            format: a.format.as_deref().map(str::parse::<Format>).transpose()?,
-            cells_as_rows: a.cells_as_rows,
-            layout_check: !a.no_layout_check,
-        };
-        let m = io::read_matrix(&path, &opts)?;
+        let (path, m) = read_input(a)?;
         let truth = match &a.labels {
             Some(l) => Some(scgnn::evaluate::labels::read_labels(l)?),
             None => None,
@@ -251,4 +239,167 @@ fn dataset_name(path: &std::path::Path) -> String {
         }
     }
     s
+}
+
+/// Reads the input of a run (a file, or --datasetDir/--datasetName).
+fn read_input(a: &RunArgs) -> Result<(PathBuf, scgnn::ExprMatrix)> {
+    let path: PathBuf = match (&a.input, &a.dataset_dir) {
+        (Some(i), _) => i.clone(),
+        (None, Some(d)) => d.join(a.dataset_name.as_deref().ok_or_else(|| {
+            Error::Usage("--datasetDir needs --datasetName (the file or folder inside it)".into())
+        })?),
+        (None, None) => return Err(Error::Usage("give --input FILE".into())),
+    };
+    let opts = ReadOptions {
+        format: a.format.as_deref().map(str::parse::<Format>).transpose()?,
+        cells_as_rows: a.cells_as_rows,
+        layout_check: !a.no_layout_check,
+    };
+    let m = io::read_matrix(&path, &opts)?;
+    Ok((path, m))
+}
+
+fn read_external(
+    path: &Option<PathBuf>,
+    scale: &str,
+) -> Result<Option<(scgnn::ExprMatrix, Scale)>> {
+    match path {
+        Some(p) => Ok(Some((
+            io::read_matrix(p, &ReadOptions::default())?,
+            scale.parse()?,
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// `scgnn benchmark dropout`.
+pub fn dropout(a: &DropoutArgs, seed: u64) -> Result<()> {
+    if a.run.demo {
+        return Err(Error::Usage("benchmarks need --input".into()));
+    }
+    let p = params(&a.run, seed)?;
+    let (_, raw) = read_input(&a.run)?;
+    let ext = read_external(&a.imputed, &a.imputed_scale)?;
+    if a.repeats == 0 {
+        return Err(Error::Usage("--repeats must be at least 1".into()));
+    }
+    let mut reps = Vec::new();
+    for r in 0..a.repeats {
+        let s = seed + r as u64;
+        let data = benchmark::dropout_mask(&raw, a.rate, s)?;
+        if r == 0 {
+            if let Some(dir) = &a.write_mask {
+                io::write_matrix(
+                    &dir.join("masked_counts.csv.gz"),
+                    &data.masked,
+                    Some(Format::Csv),
+                )?;
+                data.mask
+                    .write(&dir.join("mask.csv"), &raw.cells, &raw.genes)?;
+            }
+        }
+        let rep = benchmark::dropout_repeat(
+            &raw,
+            &data,
+            s,
+            &p,
+            ext.is_none(),
+            ext.as_ref().map(|(m, sc)| (m, *sc)),
+        )?;
+        tracing::info!("repeat {} (seed {s}) done in {:.1} s", r + 1, rep.seconds);
+        reps.push(rep);
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&reps).map_err(|e| Error::Numeric(e.to_string()))?
+        );
+        return Ok(());
+    }
+    let col =
+        |f: &dyn Fn(&benchmark::DropoutRepeat) -> Option<DropoutScore>| -> Option<DropoutSummary> {
+            let v: Option<Vec<DropoutScore>> = reps.iter().map(f).collect();
+            v.and_then(|v| aggregate(&v))
+        };
+    println!(
+        "dropout benchmark: rate {}, {} repeat(s), hidden entries scored per repeat: {}",
+        a.rate,
+        reps.len(),
+        reps.iter()
+            .map(|r| r.zero.n_masked.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "{:<12} {:>18} {:>18} {:>18}",
+        "method", "median L1", "mean L1", "cosine"
+    );
+    let rows: [(&str, Option<DropoutSummary>); 4] = [
+        ("scgnn-rs", col(&|r| r.ours.clone())),
+        ("external", col(&|r| r.external.clone())),
+        ("zero", col(&|r| Some(r.zero.clone()))),
+        ("gene-mean", col(&|r| Some(r.gene_mean.clone()))),
+    ];
+    for (name, s) in rows {
+        if let Some(s) = s {
+            let cos = s
+                .cosine
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "-".into());
+            println!(
+                "{name:<12} {:>18} {:>18} {:>18}",
+                s.median_l1.to_string(),
+                s.mean_l1.to_string(),
+                cos
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `scgnn benchmark mcv`.
+pub fn mcv(a: &McvArgs, seed: u64) -> Result<()> {
+    if a.run.demo {
+        return Err(Error::Usage("benchmarks need --input".into()));
+    }
+    let p = params(&a.run, seed)?;
+    let (path, raw) = read_input(&a.run)?;
+    let split = benchmark::mcv_split(&raw, a.p, seed, &path)?;
+    drop(raw);
+    if let Some(dir) = &a.write_split {
+        io::write_matrix(&dir.join("A.csv.gz"), &split.a, Some(Format::Csv))?;
+        io::write_matrix(&dir.join("B.csv.gz"), &split.b, Some(Format::Csv))?;
+    }
+    let ext = read_external(&a.imputed, &a.imputed_scale)?;
+    let r = benchmark::mcv_run(
+        &split,
+        a.p,
+        seed,
+        &p,
+        ext.is_none(),
+        ext.as_ref().map(|(m, sc)| (m, *sc)),
+    )?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&r).map_err(|e| Error::Numeric(e.to_string()))?
+        );
+        return Ok(());
+    }
+    println!(
+        "MCV: p {}, seed {seed}, {} cells × {} genes scored (all entries)",
+        r.p, r.shape.0, r.shape.1
+    );
+    println!("{:<12} {:>14} {:>14}", "method", "MSE ln(1+x)", "Poisson");
+    for (name, s) in [
+        ("scgnn-rs", r.ours),
+        ("external", r.external),
+        ("none", Some(r.none)),
+        ("gene-mean", Some(r.gene_mean)),
+    ] {
+        if let Some(s) = s {
+            println!("{name:<12} {:>14.5} {:>14.5}", s.mse_log1p, s.poisson);
+        }
+    }
+    Ok(())
 }

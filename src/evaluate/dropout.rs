@@ -140,6 +140,39 @@ impl Mask {
         self.entries.is_empty()
     }
 
+    /// The hidden entries that fall in the kept rows and columns of a filtered
+    /// matrix (e.g. after preprocessing), renumbered to that matrix. The result
+    /// is for scoring only: it cannot be applied to a matrix.
+    pub fn restrict(&self, kept_rows: &[usize], kept_cols: &[usize]) -> Mask {
+        let mut row_map = vec![u32::MAX; self.rows];
+        for (new, &old) in kept_rows.iter().enumerate() {
+            row_map[old] = new as u32;
+        }
+        let mut col_map = vec![u32::MAX; self.cols];
+        for (new, &old) in kept_cols.iter().enumerate() {
+            col_map[old] = new as u32;
+        }
+        let entries = self
+            .entries
+            .iter()
+            .filter_map(|e| {
+                let (r, c) = (row_map[e.cell as usize], col_map[e.gene as usize]);
+                (r != u32::MAX && c != u32::MAX).then_some(MaskedEntry {
+                    cell: r,
+                    gene: c,
+                    original: e.original,
+                })
+            })
+            .collect();
+        Mask {
+            rows: kept_rows.len(),
+            cols: kept_cols.len(),
+            entries,
+            positions: Vec::new(),
+            source_nnz: usize::MAX,
+        }
+    }
+
     /// `counts` with the hidden entries removed (the matrix to impute from).
     /// Errors if `counts` is not the matrix the mask was drawn from.
     pub fn apply(&self, counts: &Csr<f32>) -> Result<Csr<f32>> {

@@ -16,6 +16,7 @@
 //!   first-phase reconstruction, with the graph/cell-type regularizer computed as the
 //!   exact per-cell weighted error of spec §9.2 (O(cells), no N × N matrices).
 
+pub mod benchmark;
 pub mod params;
 pub mod report;
 
