@@ -228,3 +228,25 @@ fn writes_mask_as_cell_gene_original() {
     assert!(m.write(&p, &cells[..1], &genes).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn restricting_a_mask_keeps_and_renumbers_the_kept_entries() {
+    let x = counts();
+    let m = make_mask(&x, 0.5, 9).unwrap();
+    let kept_rows: Vec<usize> = (0..x.rows).filter(|r| r % 2 == 0).collect();
+    let kept_cols: Vec<usize> = (0..x.cols).filter(|c| c % 3 != 1).collect();
+    let r = m.restrict(&kept_rows, &kept_cols);
+    assert_eq!((r.rows, r.cols), (kept_rows.len(), kept_cols.len()));
+    let expected: Vec<(u32, u32, f32)> = m
+        .entries
+        .iter()
+        .filter_map(|e| {
+            let row = kept_rows.iter().position(|&k| k == e.cell as usize)?;
+            let col = kept_cols.iter().position(|&k| k == e.gene as usize)?;
+            Some((row as u32, col as u32, e.original))
+        })
+        .collect();
+    let got: Vec<(u32, u32, f32)> = r.entries.iter().map(|e| (e.cell, e.gene, e.original)).collect();
+    assert_eq!(got, expected);
+    assert!(r.apply(&x).is_err(), "a restricted mask is for scoring only");
+}

@@ -116,3 +116,32 @@ fn same_seed_same_files_and_scgnn_formats() {
     std::fs::remove_dir_all(&d1).unwrap();
     std::fs::remove_dir_all(&d2).unwrap();
 }
+
+#[test]
+fn refuses_runs_that_would_not_fit_in_memory() {
+    let (pre, _) = data(200, 3, 0.1, 2);
+    let p = RunParams { memory_limit: 1 << 20, ..quick_params(1) };
+    let err = run(&pre, &p, Progress { bars: false }).err().expect("must refuse");
+    assert_eq!(err.exit_code(), 2);
+    assert!(err.to_string().contains("GiB"), "{err}");
+}
+
+#[test]
+fn dropout_benchmark_scores_ours_and_baselines_on_the_same_entries() {
+    use scgnn::pipeline::benchmark::{dropout_mask, dropout_repeat};
+    let (m, _) = simulate(&SimParams { cells: 150, genes: 300, clusters: 3, seed: 4, ..Default::default() }).unwrap();
+    let mut p = quick_params(3);
+    p.quickmode = true;
+    p.em_iterations = 1;
+    p.preprocess.n_top_genes = 200;
+    let data = dropout_mask(&m, 0.1, 3).unwrap();
+    assert_eq!(data.masked.x.nnz() + data.mask.len(), m.x.nnz());
+    let r = dropout_repeat(&m, &data, 3, &p, true, None).unwrap();
+    let ours = r.ours.unwrap();
+    assert_eq!(ours.n_masked, r.zero.n_masked);
+    assert_eq!(ours.n_masked, r.gene_mean.n_masked);
+    // Only entries of the 200 kept genes are scored.
+    assert!(ours.n_masked < data.mask.len() && ours.n_masked > 0);
+    // Leaving the hidden entries at zero is the worst possible answer here.
+    assert!(r.zero.median_l1 > r.gene_mean.median_l1);
+}
