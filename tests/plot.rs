@@ -209,7 +209,7 @@ fn figures_and_html_report() {
     for f in &out.figures {
         assert_eq!(f.path, dir.join(format!("blobs_{}.png", f.key)));
         let p = decode_png(&std::fs::read(&f.path).unwrap());
-        assert_eq!((p.width, p.height), (1100, 760), "{}", f.key);
+        assert_eq!((p.width, p.height), (1650, 1140), "{}", f.key);
         let (distinct, top) = colour_stats(&p);
         // Antialiased text and several series: many colours, background far from all.
         assert!(distinct >= 20, "{}: only {distinct} colours", f.key);
@@ -233,14 +233,12 @@ fn figures_and_html_report() {
         "text is escaped"
     );
     for f in &out.figures {
-        let marker = format!(
-            "<figure id=\"{}\"><img alt=\"{}\" src=\"data:image/png;base64,",
-            f.key, f.key
-        );
-        let start = text
+        let marker = format!("<figure id=\"{}\"><img alt=", f.key);
+        let at = text
             .find(&marker)
-            .unwrap_or_else(|| panic!("{} not inlined", f.key))
-            + marker.len();
+            .unwrap_or_else(|| panic!("{} not inlined", f.key));
+        let uri = "src=\"data:image/png;base64,";
+        let start = at + text[at..].find(uri).unwrap() + uri.len();
         let end = start + text[start..].find('"').unwrap();
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(&text[start..end])
@@ -349,5 +347,34 @@ fn load_run_reads_the_outputs_back() {
     assert!(e.contains("r_graph.csv:line 2"), "{e}");
     write(&dir.join("s_report.json"), "{}");
     assert!(plot::run_name(&dir).is_err(), "two runs: ambiguous");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn tiny_runs_and_empty_reports_still_draw() {
+    let dir = tmpdir("tiny");
+    let input = PlotInput {
+        cells: vec!["a".into(), "b".into(), "c".into()],
+        embedding: Dense::from_vec(3, 2, vec![0.0, 0.0, 1.0, 0.0, 0.0, 1.0]),
+        labels: vec![0, 0, 1],
+        truth: None,
+        report: serde_json::json!({}),
+        edges: vec![],
+    };
+    let out = plot::plot_run(&dir, "tiny", &input, &PlotParams::default()).unwrap();
+    assert_eq!(out.layout.method, LayoutMethod::Pca);
+    assert!(out.layout.quality.is_none());
+    assert_eq!(out.figures.len(), 4, "no truth figure without truth");
+    for f in &out.figures {
+        let p = decode_png(&std::fs::read(&f.path).unwrap());
+        assert!(colour_stats(&p).0 >= 20, "{}: the message is drawn", f.key);
+    }
+    plot::write_html_report(&dir, "tiny", &input, &out).unwrap();
+    // Mismatched input is a usage error, not a panic.
+    let bad = PlotInput {
+        labels: vec![0],
+        ..input
+    };
+    assert!(plot::plot_run(&dir, "bad", &bad, &PlotParams::default()).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }

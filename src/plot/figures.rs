@@ -37,13 +37,69 @@ fn draw_err(e: impl std::fmt::Display) -> Error {
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
 
+/// Pixel size of a figure and its scale against the 1100-pixel-wide design, so
+/// text, margins and markers grow with the figure (plotters places glyphs on
+/// whole pixels: larger text keeps the letter spacing even).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Canvas {
+    pub w: u32,
+    pub h: u32,
+    s: f64,
+}
+
+impl Canvas {
+    pub fn new(w: u32, h: u32) -> Self {
+        Canvas {
+            w,
+            h,
+            s: w as f64 / 1100.0,
+        }
+    }
+
+    /// A font size.
+    fn f(&self, v: f64) -> f64 {
+        (v * self.s).round()
+    }
+
+    /// A length in pixels.
+    fn p(&self, v: i32) -> i32 {
+        (v as f64 * self.s).round() as i32
+    }
+
+    /// A non-negative length in pixels.
+    fn u(&self, v: u32) -> u32 {
+        (v as f64 * self.s).round() as u32
+    }
+}
+
+/// Tick label without trailing zeros (`20`, `2.5`, `-0.25`).
+fn tick(v: &f64) -> String {
+    let r = format!("{v:.2}");
+    let r = r.trim_end_matches('0').trim_end_matches('.');
+    if r == "-0" {
+        "0".into()
+    } else {
+        r.to_string()
+    }
+}
+
+/// Tick label for integer-valued axes (nothing between integers).
+fn int_tick(v: &f64) -> String {
+    if (v - v.round()).abs() < 1e-6 {
+        format!("{}", v.round() as i64)
+    } else {
+        String::new()
+    }
+}
+
 /// Renders a figure of `size` pixels with `draw` and encodes it as PNG.
-fn render<F>(size: (u32, u32), draw: F) -> Result<Vec<u8>>
+fn render<F>(cv: Canvas, draw: F) -> Result<Vec<u8>>
 where
     F: FnOnce(&Area) -> std::result::Result<(), Box<dyn std::error::Error>>,
 {
     register_font()?;
-    let (w, h) = size;
+    let (w, h) = (cv.w, cv.h);
+    let size = (w, h);
     let mut buf = vec![255u8; 3 * w as usize * h as usize];
     {
         let root = BitMapBackend::with_buffer(&mut buf, size).into_drawing_area();
@@ -52,6 +108,29 @@ where
         root.present().map_err(draw_err)?;
     }
     Ok(encode_rgb(w, h, &buf))
+}
+
+/// Draws the title and a grey subtitle in a top band; returns the area below.
+fn header<'a>(
+    cv: Canvas,
+    root: &Area<'a>,
+    title: &str,
+    subtitle: &str,
+) -> std::result::Result<Area<'a>, Box<dyn std::error::Error>> {
+    let (top, body) = root.split_vertically(cv.u(62));
+    top.draw(&Text::new(
+        title.to_string(),
+        (cv.p(16), cv.p(10)),
+        (FAMILY, cv.f(22.0)),
+    ))?;
+    top.draw(&Text::new(
+        subtitle.to_string(),
+        (cv.p(16), cv.p(38)),
+        (FAMILY, cv.f(15.0))
+            .into_font()
+            .color(&RGBColor(80, 80, 80)),
+    ))?;
+    Ok(body)
 }
 
 /// Tableau-20 order: the ten strong colours first, then their light variants.
@@ -117,7 +196,7 @@ fn shorten(s: &str, max: usize) -> String {
 /// (unlabelled cells) is drawn in grey.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn scatter(
-    size: (u32, u32),
+    cv: Canvas,
     title: &str,
     subtitle: &str,
     method: LayoutMethod,
@@ -156,37 +235,33 @@ pub(super) fn scatter(
     let xr = padded(coords.iter().map(|c| c[0] as f64));
     let yr = padded(coords.iter().map(|c| c[1] as f64));
     let axis = method.axis();
-    render(size, |root| {
-        let (top, body) = root.split_vertically(62);
-        top.draw(&Text::new(title.to_string(), (16, 10), (FAMILY, 22)))?;
-        top.draw(&Text::new(
-            subtitle.to_string(),
-            (16, 38),
-            (FAMILY, 15).into_font().color(&RGBColor(80, 80, 80)),
-        ))?;
-        let legend_w = 290u32.min(size.0 / 3);
-        let (plot, legend) = body.split_horizontally(size.0 - legend_w);
+    render(cv, |root| {
+        let body = header(cv, root, title, &subtitle)?;
+        let legend_w = cv.u(290).min(cv.w / 3);
+        let (plot, legend) = body.split_horizontally(cv.w - legend_w);
         let mut chart = ChartBuilder::on(&plot)
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(56)
+            .margin(cv.p(12))
+            .x_label_area_size(cv.u(40))
+            .y_label_area_size(cv.u(56))
             .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)?;
         chart
             .configure_mesh()
             .disable_mesh()
             .x_desc(format!("{axis} 1"))
             .y_desc(format!("{axis} 2"))
-            .label_style((FAMILY, 14))
-            .axis_desc_style((FAMILY, 16))
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
+            .label_style((FAMILY, cv.f(14.0)))
+            .axis_desc_style((FAMILY, cv.f(16.0)))
             .draw()?;
         chart.draw_series(order.iter().map(|&i| {
             Circle::new(
                 (coords[i][0] as f64, coords[i][1] as f64),
-                radius,
+                cv.p(radius),
                 col(codes[i]).mix(0.85).filled(),
             )
         }))?;
-        draw_legend(&legend, ncat, |c| {
+        draw_legend(cv, &legend, ncat, |c| {
             (
                 col(c),
                 format!(
@@ -202,33 +277,35 @@ pub(super) fn scatter(
 
 /// Legend entries in up to two columns, shrinking the rows to fit.
 fn draw_legend(
+    cv: Canvas,
     area: &Area,
     n: usize,
     entry: impl Fn(usize) -> (RGBColor, String),
 ) -> std::result::Result<(), Box<dyn std::error::Error>> {
     let (w, h) = area.dim_in_pixel();
-    let avail = h.saturating_sub(30) as usize;
-    let (cols, row_h) = if n * 22 <= avail {
-        (1, 22)
+    let avail = h.saturating_sub(cv.u(30)) as usize;
+    let full = cv.u(22) as usize;
+    let (cols, row_h) = if n * full <= avail {
+        (1, full)
     } else {
-        (2, (avail / n.div_ceil(2)).clamp(9, 22))
+        (2, (avail / n.div_ceil(2)).clamp(9, full))
     };
-    let font = (row_h as f64 * 0.68).clamp(8.0, 15.0);
+    let font = (row_h as f64 * 0.68).clamp(8.0, cv.f(15.0));
     let col_w = w as usize / cols;
-    let max_chars = (col_w.saturating_sub(24) as f64 / (font * 0.55)) as usize;
+    let max_chars = (col_w.saturating_sub(cv.u(24) as usize) as f64 / (font * 0.55)) as usize;
     let per_col = n.div_ceil(cols);
     for c in 0..n {
         let (color, label) = entry(c);
-        let x = (c / per_col * col_w) as i32 + 6;
-        let y = 20 + (c % per_col * row_h) as i32;
+        let x = (c / per_col * col_w) as i32 + cv.p(6);
+        let y = cv.p(20) + (c % per_col * row_h) as i32;
         area.draw(&Circle::new(
-            (x + 6, y + row_h as i32 / 2),
+            (x + cv.p(6), y + row_h as i32 / 2),
             (row_h as i32 / 4).max(3),
             color.filled(),
         ))?;
         area.draw(&Text::new(
             shorten(&label, max_chars.max(6)),
-            (x + 16, y + (row_h as i32 - font as i32) / 2),
+            (x + cv.p(16), y + (row_h as i32 - font as i32) / 2),
             (FAMILY, font),
         ))?;
     }
@@ -249,11 +326,13 @@ fn phase_kind(name: &str) -> &str {
 
 /// Training losses of every phase on one log-scale axis: phases follow each
 /// other along the x axis (cumulative epochs), coloured by phase kind.
-pub(super) fn losses(size: (u32, u32), title: &str, phases: &[PhaseView]) -> Result<Vec<u8>> {
+pub(super) fn losses(cv: Canvas, title: &str, phases: &[PhaseView]) -> Result<Vec<u8>> {
     let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
     let mut series: Vec<(usize, &str, Vec<(f64, f64)>)> = Vec::new();
     let mut offset = 0usize;
+    let mut starts = Vec::new();
     for p in phases.iter().filter(|p| !p.losses.is_empty()) {
+        starts.push(offset as f64 + 0.5);
         let kind = phase_kind(&p.name);
         let next = kinds.len();
         let k = *kinds.entry(kind).or_insert(next);
@@ -271,47 +350,61 @@ pub(super) fn losses(size: (u32, u32), title: &str, phases: &[PhaseView]) -> Res
     let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
         (a.min(v), b.max(v))
     });
-    render(size, |root| {
-        let root = root.titled(title, (FAMILY, 22))?;
+    render(cv, |root| {
+        let root = header(
+            cv,
+            root,
+            title,
+            "phases in run order along the x axis (grey lines: phase boundaries), coloured by kind",
+        )?;
         if !lo.is_finite() {
             root.draw(&Text::new(
                 "no training losses recorded",
-                (40, 60),
-                (FAMILY, 18),
+                (cv.p(40), cv.p(60)),
+                (FAMILY, cv.f(18.0)),
             ))?;
             return Ok(());
         }
-        let (ylo, yhi) = if hi > lo {
-            (lo / 1.3, hi * 1.3)
-        } else {
-            (lo / 2.0, lo * 2.0)
-        };
+        // Headroom above the curves (a quarter of the decades shown) for the legend.
+        let ratio = (hi / lo).max(4.0);
+        let (ylo, yhi) = (lo / ratio.powf(0.05), hi * ratio.powf(0.25));
         let mut chart = ChartBuilder::on(&root)
-            .margin(16)
-            .x_label_area_size(44)
-            .y_label_area_size(80)
+            .margin(cv.p(16))
+            .x_label_area_size(cv.u(44))
+            .y_label_area_size(cv.u(80))
             .build_cartesian_2d(0f64..(offset as f64 + 1.0), (ylo..yhi).log_scale())?;
         chart
             .configure_mesh()
             .light_line_style(RGBColor(235, 235, 235))
             .x_desc("epoch (phases run one after the other)")
             .y_desc("loss (log scale)")
-            .y_label_formatter(&|v| format!("{v:.1e}"))
-            .label_style((FAMILY, 14))
-            .axis_desc_style((FAMILY, 16))
+            .x_label_formatter(&int_tick)
+            .y_label_formatter(&|v| format!("{v:.0e}"))
+            .label_style((FAMILY, cv.f(14.0)))
+            .axis_desc_style((FAMILY, cv.f(16.0)))
             .draw()?;
+        // Phase boundaries, so a jump in the loss reads as a new phase, not a spike.
+        for &x in starts.iter().skip(1) {
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(x, ylo), (x, yhi)],
+                RGBColor(200, 200, 200).stroke_width(1),
+            )))?;
+        }
         let mut labelled = vec![false; kinds.len()];
         for (k, name, pts) in &series {
             let c = color(*k);
-            let s = chart.draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))?;
+            let s = chart.draw_series(LineSeries::new(
+                pts.iter().copied(),
+                c.stroke_width(cv.u(2)),
+            ))?;
             if !std::mem::replace(&mut labelled[*k], true) {
                 s.label(phase_kind(name).to_string()).legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 22, y)], c.stroke_width(3))
+                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(cv.u(3)))
                 });
             }
             // Single-epoch phases would be invisible as lines.
             if pts.len() == 1 {
-                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.filled())))?;
+                chart.draw_series(pts.iter().map(|&p| Circle::new(p, cv.p(3), c.filled())))?;
             }
         }
         chart
@@ -319,7 +412,7 @@ pub(super) fn losses(size: (u32, u32), title: &str, phases: &[PhaseView]) -> Res
             .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(120, 120, 120))
-            .label_font((FAMILY, 15))
+            .label_font((FAMILY, cv.f(15.0)))
             .draw()?;
         Ok(())
     })
@@ -328,27 +421,32 @@ pub(super) fn losses(size: (u32, u32), title: &str, phases: &[PhaseView]) -> Res
 /// Stacked bars: cells per cluster at every EM iteration, clusters ranked by
 /// size within an iteration (labels are not matched across iterations), the
 /// number of clusters above each bar.
-pub(super) fn cluster_sizes(size: (u32, u32), title: &str, iters: &[IterView]) -> Result<Vec<u8>> {
+pub(super) fn cluster_sizes(cv: Canvas, title: &str, iters: &[IterView]) -> Result<Vec<u8>> {
     let total = iters
         .iter()
         .map(|it| it.sizes.iter().sum::<usize>())
         .max()
         .unwrap_or(0);
     let t = iters.len();
-    render(size, |root| {
-        let root = root.titled(title, (FAMILY, 22))?;
+    render(cv, |root| {
+        let root = header(
+            cv,
+            root,
+            title,
+            "cluster labels are not matched across iterations: bars stack clusters by size",
+        )?;
         if t == 0 || total == 0 {
             root.draw(&Text::new(
                 "no EM iterations recorded",
-                (40, 60),
-                (FAMILY, 18),
+                (cv.p(40), cv.p(60)),
+                (FAMILY, cv.f(18.0)),
             ))?;
             return Ok(());
         }
         let mut chart = ChartBuilder::on(&root)
-            .margin(16)
-            .x_label_area_size(44)
-            .y_label_area_size(70)
+            .margin(cv.p(16))
+            .x_label_area_size(cv.u(44))
+            .y_label_area_size(cv.u(70))
             .build_cartesian_2d(-0.6f64..(t as f64 - 0.4), 0f64..(total as f64 * 1.1))?;
         let ticks: Vec<usize> = iters.iter().map(|it| it.iteration).collect();
         chart
@@ -366,8 +464,9 @@ pub(super) fn cluster_sizes(size: (u32, u32), title: &str, iters: &[IterView]) -
             })
             .x_desc("EM iteration (0 = clustering before the EM loop)")
             .y_desc("cells (clusters ranked by size, largest at the bottom)")
-            .label_style((FAMILY, 14))
-            .axis_desc_style((FAMILY, 15))
+            .y_label_formatter(&int_tick)
+            .label_style((FAMILY, cv.f(14.0)))
+            .axis_desc_style((FAMILY, cv.f(15.0)))
             .draw()?;
         for (x, it) in iters.iter().enumerate() {
             let mut sizes = it.sizes.clone();
@@ -382,14 +481,14 @@ pub(super) fn cluster_sizes(size: (u32, u32), title: &str, iters: &[IterView]) -
                 )))?;
                 chart.draw_series(std::iter::once(Rectangle::new(
                     [(x0, base), (x1, top)],
-                    WHITE.stroke_width(1),
+                    WHITE.stroke_width(cv.u(1)),
                 )))?;
                 base = top;
             }
             chart.draw_series(std::iter::once(Text::new(
                 format!("K={}", sizes.len()),
                 (x as f64 - 0.25, base + total as f64 * 0.045),
-                (FAMILY, 14),
+                (FAMILY, cv.f(14.0)),
             )))?;
         }
         Ok(())
@@ -399,7 +498,7 @@ pub(super) fn cluster_sizes(size: (u32, u32), title: &str, iters: &[IterView]) -
 /// Histogram of the cell degrees in the kept graph (directed edges of weight > 0
 /// taken as undirected, each pair once), with the number of pruned edges.
 pub(super) fn degrees(
-    size: (u32, u32),
+    cv: Canvas,
     title: &str,
     n: usize,
     edges: &[(u32, u32, f32)],
@@ -429,38 +528,31 @@ pub(super) fn degrees(
         pairs.len(),
         edges.len()
     );
-    render(size, |root| {
-        let (top, body) = root.split_vertically(62);
-        top.draw(&Text::new(title.to_string(), (16, 10), (FAMILY, 22)))?;
-        top.draw(&Text::new(
-            subtitle.clone(),
-            (16, 38),
-            (FAMILY, 15).into_font().color(&RGBColor(80, 80, 80)),
-        ))?;
+    render(cv, |root| {
+        let body = header(cv, root, title, &subtitle)?;
         if edges.is_empty() {
-            body.draw(&Text::new("the graph has no edges", (40, 30), (FAMILY, 18)))?;
+            body.draw(&Text::new(
+                "the graph has no edges",
+                (cv.p(40), cv.p(30)),
+                (FAMILY, cv.f(18.0)),
+            ))?;
             return Ok(());
         }
         let mut chart = ChartBuilder::on(&body)
-            .margin(16)
-            .x_label_area_size(44)
-            .y_label_area_size(70)
+            .margin(cv.p(16))
+            .x_label_area_size(cv.u(44))
+            .y_label_area_size(cv.u(70))
             .build_cartesian_2d(-0.6f64..(dmax as f64 + 0.6), 0f64..(hmax as f64 * 1.08))?;
         chart
             .configure_mesh()
             .disable_x_mesh()
             .light_line_style(RGBColor(235, 235, 235))
-            .x_label_formatter(&|v| {
-                if (v - v.round()).abs() < 1e-6 {
-                    format!("{}", v.round() as i64)
-                } else {
-                    String::new()
-                }
-            })
+            .x_label_formatter(&int_tick)
+            .y_label_formatter(&int_tick)
             .x_desc("degree (kept edges, undirected)")
             .y_desc("cells")
-            .label_style((FAMILY, 14))
-            .axis_desc_style((FAMILY, 16))
+            .label_style((FAMILY, cv.f(14.0)))
+            .axis_desc_style((FAMILY, cv.f(16.0)))
             .draw()?;
         chart.draw_series(
             hist.iter()

@@ -84,7 +84,7 @@ const STYLE: &str = "body{font-family:'DejaVu Sans',Arial,sans-serif;margin:24px
 h1{font-size:26px;margin-bottom:4px}h2{font-size:20px;border-bottom:1px solid #ccc;padding-bottom:3px;margin-top:28px}\
 table{border-collapse:collapse;margin:8px 0;font-size:14px}th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}\
 th{background:#f2f2f2}td.num{text-align:right}figure{margin:16px 0}img{max-width:100%;border:1px solid #ddd}\
-figcaption{font-size:14px;color:#444}.muted{color:#666;font-size:14px}";
+.muted{color:#666;font-size:14px}";
 
 /// Writes `<dir>/<name>_report.html` (atomically): the run's summary, evaluation,
 /// figures (read from `plots`' files and inlined), layout quality, phases with
@@ -142,11 +142,11 @@ pub fn write_html_report(
     for f in &plots.figures {
         let bytes = std::fs::read(&f.path).map_err(|e| Error::io(&f.path, e))?;
         let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
-        let _ = write!(
+        // The caption is drawn in the figure itself; it is repeated as alt text.
+        let _ = writeln!(
             h,
-            "<figure id=\"{key}\"><img alt=\"{alt}\" src=\"data:image/png;base64,{b64}\"><figcaption>{cap}</figcaption></figure>\n",
+            "<figure id=\"{key}\"><img alt=\"{cap}\" title=\"{cap}\" src=\"data:image/png;base64,{b64}\"></figure>",
             key = f.key,
-            alt = esc(f.key),
             cap = esc(&f.caption)
         );
     }

@@ -100,8 +100,8 @@ impl Default for PlotParams {
     fn default() -> Self {
         PlotParams {
             layout: LayoutParams::default(),
-            width: 1100,
-            height: 760,
+            width: 1650,
+            height: 1140,
         }
     }
 }
@@ -170,7 +170,7 @@ pub fn plot_run(dir: &Path, name: &str, input: &PlotInput, p: &PlotParams) -> Re
         &p.layout,
     )?;
     let dataset = input.dataset().unwrap_or(name).to_string();
-    let size = (p.width, p.height);
+    let size = figures::Canvas::new(p.width, p.height);
     let mut figs: Vec<(&'static str, String, Vec<u8>)> = Vec::new();
 
     let method = match lay.method {
@@ -267,7 +267,30 @@ pub fn plot_run(dir: &Path, name: &str, input: &PlotInput, p: &PlotParams) -> Re
     })
 }
 
-/// Integer codes of string labels, by sorted name ([`UNLABELLED`] last), and the names.
+/// Sort key comparing digit runs as numbers, so `class_2` comes before `class_10`.
+fn natural_key(s: &str) -> Vec<(u8, u128, String)> {
+    let mut key = Vec::new();
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let (part, tail) = if digits > 0 {
+            rest.split_at(digits)
+        } else {
+            rest.split_at(
+                rest.find(|c: char| c.is_ascii_digit())
+                    .unwrap_or(rest.len()),
+            )
+        };
+        key.push(match part.parse::<u128>() {
+            Ok(v) if digits > 0 => (0, v, part.to_string()),
+            _ => (1, 0, part.to_string()),
+        });
+        rest = tail;
+    }
+    key
+}
+
+/// Integer codes of string labels in natural name order ([`UNLABELLED`] last), and the names.
 fn codes(labels: &[String]) -> (Vec<usize>, Vec<String>) {
     let set: BTreeSet<&str> = labels
         .iter()
@@ -275,6 +298,7 @@ fn codes(labels: &[String]) -> (Vec<usize>, Vec<String>) {
         .filter(|l| *l != UNLABELLED)
         .collect();
     let mut names: Vec<String> = set.into_iter().map(str::to_string).collect();
+    names.sort_by_cached_key(|n| natural_key(n));
     if labels.iter().any(|l| l == UNLABELLED) {
         names.push(UNLABELLED.to_string());
     }
