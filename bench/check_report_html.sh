@@ -100,7 +100,10 @@ figs = re.findall(r'<figure id="([^"]+)">.*?src="data:image/png;base64,([^"]+)"'
 if not figs:
     sys.exit("FAIL: no inlined figure in the report")
 for key, b64 in figs:
-    w, h, _, _ = decode_png(base64.b64decode(b64))
+    try:
+        w, h, _, _ = decode_png(base64.b64decode(b64))
+    except Exception as e:
+        sys.exit(f"FAIL: inlined figure {key} is not a valid PNG ({e})")
     print(f"figure {key}: {w}x{h} PNG inlined")
 w, h, bpp, rows = decode_png(open(shot_path, "rb").read())
 colours = {row[i:i + 3] for row in rows[::4] for i in range(0, len(row), 3 * bpp)}
