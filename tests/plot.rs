@@ -281,21 +281,25 @@ fn umap_keeps_separated_clusters_apart() {
     assert!(q.umap.cluster_purity > 0.99, "{q:?}");
     assert!(q.umap.knn_preservation > 0.2, "{q:?}");
     // Separated in the picture: every cluster's 2-D bounding box is disjoint from the others'.
-    let mut boxes = vec![
-        [
-            f32::INFINITY,
-            f32::INFINITY,
-            f32::NEG_INFINITY,
-            f32::NEG_INFINITY
-        ];
-        6
-    ];
+    let mut boxes = [[
+        f32::INFINITY,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NEG_INFINITY,
+    ]; 6];
     for (c, &l) in lay.coords.iter().zip(&labels) {
         let b = &mut boxes[l];
         b[0] = b[0].min(c[0]);
         b[1] = b[1].min(c[1]);
         b[2] = b[2].max(c[0]);
         b[3] = b[3].max(c[1]);
+    }
+    for a in 0..6 {
+        for b in a + 1..6 {
+            let (p, r) = (boxes[a], boxes[b]);
+            let overlap = p[0] <= r[2] && r[0] <= p[2] && p[1] <= r[3] && r[1] <= p[3];
+            assert!(!overlap, "clusters {a} and {b} overlap: {p:?} {r:?}");
+        }
     }
     let sil = scgnn::evaluate::metrics::silhouette(
         &Dense::from_vec(emb.rows, 2, lay.coords.iter().flatten().copied().collect()),

@@ -236,7 +236,7 @@ pub(super) fn scatter(
     let yr = padded(coords.iter().map(|c| c[1] as f64));
     let axis = method.axis();
     render(cv, |root| {
-        let body = header(cv, root, title, &subtitle)?;
+        let body = header(cv, root, title, subtitle)?;
         let legend_w = cv.u(290).min(cv.w / 3);
         let (plot, legend) = body.split_horizontally(cv.w - legend_w);
         let mut chart = ChartBuilder::on(&plot)
@@ -328,7 +328,9 @@ fn phase_kind(name: &str) -> &str {
 /// other along the x axis (cumulative epochs), coloured by phase kind.
 pub(super) fn losses(cv: Canvas, title: &str, phases: &[PhaseView]) -> Result<Vec<u8>> {
     let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut series: Vec<(usize, &str, Vec<(f64, f64)>)> = Vec::new();
+    // (kind index, phase name, (cumulative epoch, loss) points)
+    type Series<'a> = (usize, &'a str, Vec<(f64, f64)>);
+    let mut series: Vec<Series> = Vec::new();
     let mut offset = 0usize;
     let mut starts = Vec::new();
     for p in phases.iter().filter(|p| !p.losses.is_empty()) {

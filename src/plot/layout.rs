@@ -79,7 +79,7 @@ impl LayoutParams {
                 "UMAP needs spread > 0 and 0 <= min_dist < 3·spread".into(),
             ));
         }
-        if self.n_epochs == Some(0) || !(self.learning_rate > 0.0) {
+        if self.n_epochs == Some(0) || self.learning_rate.is_nan() || self.learning_rate <= 0.0 {
             return Err(Error::Usage(
                 "UMAP needs at least one epoch and a positive learning rate".into(),
             ));
@@ -464,7 +464,7 @@ fn fuzzy_graph(g: &Knn, n_neighbors: usize) -> Fuzzy {
         .into_iter()
         .map(|(i, j, w)| (i.min(j), i.max(j), w))
         .collect();
-    keyed.sort_unstable_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+    keyed.sort_unstable_by_key(|x| (x.0, x.1));
     let mut f = Fuzzy {
         head: Vec::new(),
         tail: Vec::new(),
