@@ -15,6 +15,7 @@ pub mod matrix;
 pub mod models;
 pub mod nn;
 pub mod pipeline;
+pub mod plot;
 pub mod preprocess;
 pub mod rng;
 pub mod simulate;
