@@ -49,9 +49,25 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// LTMG regulatory states of every (gene, cell) (scGNN's R package, natively).
     Ltmg(LtmgArgs),
+    /// Redraw the figures and the HTML report of a finished run from its output folder.
+    Plot(PlotArgs),
     /// Imputation benchmarks with built-in baselines: dropout recovery and molecular cross-validation.
     #[command(subcommand)]
     Benchmark(BenchmarkCommand),
+}
+
+/// `scgnn plot`.
+#[derive(Args, Debug)]
+pub struct PlotArgs {
+    /// Output folder of a run.
+    #[arg(long, short = 'i')]
+    pub input: PathBuf,
+    /// Dataset name of the run (default: the single `<name>_report.json` in the folder).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Reference labels (`cell,label` CSV) for the layout coloured by ground truth.
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
 }
 
 /// `scgnn benchmark …`.
@@ -265,6 +281,9 @@ pub struct RunArgs {
     /// Reference labels (`cell,label` CSV): only used to print ARI/NMI at the end, never by the method.
     #[arg(long)]
     pub labels: Option<PathBuf>,
+    /// Do not draw the PNG figures and the HTML report.
+    #[arg(long)]
+    pub no_plot: bool,
     /// The paper's configuration: LTMG regularizer, GAE embedding, cluster autoencoders, L1/L2 in imputation only.
     #[arg(long)]
     pub paper: bool,

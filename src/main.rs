@@ -80,6 +80,7 @@ fn dispatch(cli: &Cli) -> Result<()> {
     let seed = cli.global.seed;
     match &cli.command {
         Command::Run(a) => run_cmd::run(a, seed, cli.global.quiet),
+        Command::Plot(a) => run_cmd::plot(a, seed),
         Command::Benchmark(cli::BenchmarkCommand::Dropout(a)) => run_cmd::dropout(a, seed),
         Command::Benchmark(cli::BenchmarkCommand::Mcv(a)) => run_cmd::mcv(a, seed),
         Command::Preprocess(a) => {

@@ -10,13 +10,14 @@ use scgnn::models::gae::GaeModel;
 use scgnn::pipeline::benchmark::{self, Scale};
 use scgnn::pipeline::params::{EmbeddingUse, RunParams};
 use scgnn::pipeline::{self, Progress};
+use scgnn::plot;
 use scgnn::preprocess::{self, Preprocessed, Transform};
 use scgnn::simulate::{SimDesign, SimParams};
 use std::path::PathBuf;
 use std::time::Instant;
 
 /// Size of the built-in demo data set.
-const DEMO: (usize, usize, usize) = (1500, 2000, 6);
+const DEMO: (usize, usize, usize) = (500, 1000, 5);
 
 fn parse<T: std::str::FromStr<Err = Error>>(v: &Option<String>) -> Result<Option<T>> {
     v.as_deref().map(str::parse::<T>).transpose()
@@ -133,11 +134,15 @@ pub fn run(a: &RunArgs, seed: u64, quiet: bool) -> Result<()> {
     let p = params(a, seed)?;
     let t0 = Instant::now();
     let (input_desc, raw, truth, name) = if a.demo {
+        // Similar sequencing depths (lib_sd 0.1): like the original, the method does
+        // not normalise depth, which would otherwise dominate the embedding.
         let sp = SimParams {
             cells: DEMO.0,
             genes: DEMO.1,
             clusters: DEMO.2,
             seed,
+            lib_sd: 0.1,
+            de_fraction: 0.1,
             ..Default::default()
         };
         let d = SimDesign::new(&sp)?;
@@ -212,6 +217,40 @@ pub fn run(a: &RunArgs, seed: u64, quiet: bool) -> Result<()> {
             Some(serde_json::to_value(&r).map_err(|e| Error::Numeric(e.to_string()))?);
     }
     pipeline::write_outputs(&a.output_dir, &name, &pre, &out)?;
+    if !a.no_plot {
+        let t = Instant::now();
+        let by_cell: Option<std::collections::HashMap<&str, &str>> = truth
+            .as_ref()
+            .map(|t| t.iter().map(|(c, l)| (c.as_str(), l.as_str())).collect());
+        let input = plot::PlotInput {
+            cells: pre.expr.cells.clone(),
+            embedding: out.embedding.clone(),
+            labels: out.labels.clone(),
+            truth: by_cell.map(|m| {
+                pre.expr
+                    .cells
+                    .iter()
+                    .map(|c| m.get(c.as_str()).unwrap_or(&plot::UNLABELLED).to_string())
+                    .collect()
+            }),
+            report: serde_json::to_value(&out.report).map_err(|e| Error::Numeric(e.to_string()))?,
+            edges: out.graph.edge_list(),
+        };
+        let pp = plot::PlotParams {
+            layout: plot::LayoutParams {
+                seed,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let figs = plot::plot_run(&a.output_dir, &name, &input, &pp)?;
+        let html = plot::write_html_report(&a.output_dir, &name, &input, &figs)?;
+        tracing::info!(
+            "figures and {} written in {:.1} s",
+            html.display(),
+            t.elapsed().as_secs_f64()
+        );
+    }
     tracing::info!(
         "done in {:.1} s: {} clusters, outputs in {}",
         t0.elapsed().as_secs_f64(),
@@ -401,5 +440,28 @@ pub fn mcv(a: &McvArgs, seed: u64) -> Result<()> {
             println!("{name:<12} {:>14.5} {:>14.5}", s.mse_log1p, s.poisson);
         }
     }
+    Ok(())
+}
+
+/// `scgnn plot`: redraws the figures and the HTML report from a run folder.
+pub fn plot(a: &crate::cli::PlotArgs, seed: u64) -> Result<()> {
+    let name = match &a.name {
+        Some(n) => n.clone(),
+        None => plot::run_name(&a.input)?,
+    };
+    let input = plot::load_run(&a.input, &name, a.labels.as_deref())?;
+    let pp = plot::PlotParams {
+        layout: plot::LayoutParams {
+            seed,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let figs = plot::plot_run(&a.input, &name, &input, &pp)?;
+    let html = plot::write_html_report(&a.input, &name, &input, &figs)?;
+    for f in figs.paths() {
+        println!("{}", f.display());
+    }
+    println!("{}", html.display());
     Ok(())
 }

@@ -246,7 +246,14 @@ fn restricting_a_mask_keeps_and_renumbers_the_kept_entries() {
             Some((row as u32, col as u32, e.original))
         })
         .collect();
-    let got: Vec<(u32, u32, f32)> = r.entries.iter().map(|e| (e.cell, e.gene, e.original)).collect();
+    let got: Vec<(u32, u32, f32)> = r
+        .entries
+        .iter()
+        .map(|e| (e.cell, e.gene, e.original))
+        .collect();
     assert_eq!(got, expected);
-    assert!(r.apply(&x).is_err(), "a restricted mask is for scoring only");
+    assert!(
+        r.apply(&x).is_err(),
+        "a restricted mask is for scoring only"
+    );
 }
