@@ -16,6 +16,7 @@
 //! gene rows at a time, so a million cells never need a dense matrix.
 
 use crate::error::{Error, Result};
+use crate::io::csv::sparse_line;
 use crate::io::outputs::write_text;
 use crate::matrix::{Csr, ExprMatrix};
 use crate::rng::{stream, substream};
@@ -247,22 +248,17 @@ impl SimDesign {
                 write!(w, ",{c}")?;
             }
             writeln!(w)?;
+            let mut line = Vec::with_capacity(p.cells * 2 + 16);
             self.for_gene_chunks(|g0, chunk| {
                 for (i, v) in chunk.iter().enumerate() {
                     nnz += v.len();
-                    let mut line = Vec::with_capacity(p.cells * 2 + 16);
-                    line.extend_from_slice(format!("gene_{}", g0 + i).as_bytes());
-                    let mut k = 0;
-                    for c in 0..p.cells as u32 {
-                        line.push(b',');
-                        if k < v.len() && v[k].0 == c {
-                            line.extend_from_slice(v[k].1.to_string().as_bytes());
-                            k += 1;
-                        } else {
-                            line.push(b'0');
-                        }
-                    }
-                    line.push(b'\n');
+                    let name = format!("gene_{}", g0 + i);
+                    sparse_line(
+                        &mut line,
+                        &name,
+                        p.cells,
+                        v.iter().map(|&(c, n)| (c, n as f32)),
+                    );
                     w.write_all(&line)?;
                 }
                 Ok(())

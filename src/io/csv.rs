@@ -386,23 +386,40 @@ pub fn write_genes_by_cells<W: Write>(
     writeln!(w)?;
     let mut line = Vec::with_capacity(cells.len() * 4);
     for (g, name) in genes.iter().enumerate() {
-        line.clear();
-        line.extend_from_slice(name.as_bytes());
         let (idx, val) = gene_major.row(g);
-        let mut k = 0;
-        for c in 0..cells.len() {
-            line.push(b',');
-            if k < idx.len() && idx[k] as usize == c {
-                push_f32(&mut line, val[k]);
-                k += 1;
-            } else {
-                line.push(b'0');
-            }
-        }
-        line.push(b'\n');
+        sparse_line(
+            &mut line,
+            name,
+            cells.len(),
+            idx.iter().zip(val).map(|(&c, &v)| (c, v)),
+        );
         w.write_all(&line)?;
     }
     Ok(())
+}
+
+/// Fills `line` with one text row: `name`, then `n` comma-separated values that are
+/// zero except at the given (column, value) pairs (in increasing column order).
+pub(crate) fn sparse_line(
+    line: &mut Vec<u8>,
+    name: &str,
+    n: usize,
+    entries: impl Iterator<Item = (u32, f32)>,
+) {
+    line.clear();
+    line.extend_from_slice(name.as_bytes());
+    let mut entries = entries.peekable();
+    for c in 0..n as u32 {
+        line.push(b',');
+        match entries.peek() {
+            Some(&(col, v)) if col == c => {
+                push_f32(line, v);
+                entries.next();
+            }
+            _ => line.push(b'0'),
+        }
+    }
+    line.push(b'\n');
 }
 
 /// Writes a dense cells × genes matrix transposed, as genes × cells CSV.

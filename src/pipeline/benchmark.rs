@@ -142,18 +142,7 @@ fn score_external(
     ext: &ExprMatrix,
     scale: Scale,
 ) -> Result<DropoutScore> {
-    let cell_idx: HashMap<&str, usize> = ext
-        .cells
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.as_str(), i))
-        .collect();
-    let gene_idx: HashMap<&str, usize> = ext
-        .genes
-        .iter()
-        .enumerate()
-        .map(|(i, g)| (g.as_str(), i))
-        .collect();
+    let (cell_idx, gene_idx) = (index_of(&ext.cells), index_of(&ext.genes));
     let rows: Vec<usize> = raw
         .cells
         .iter()
@@ -299,18 +288,7 @@ pub fn mcv_run(
 /// The external matrix's values on `like`'s cells and genes (dense, cells × genes),
 /// refusing when any cell or gene is missing.
 fn align(ext: &ExprMatrix, like: &ExprMatrix) -> Result<Dense> {
-    let cell_idx: HashMap<&str, usize> = ext
-        .cells
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.as_str(), i))
-        .collect();
-    let gene_idx: HashMap<&str, usize> = ext
-        .genes
-        .iter()
-        .enumerate()
-        .map(|(i, g)| (g.as_str(), i))
-        .collect();
+    let (cell_idx, gene_idx) = (index_of(&ext.cells), index_of(&ext.genes));
     let missing = |what: &str, name: &str| {
         Error::Data(format!(
             "the imputed matrix lacks {what} '{name}' of the scored matrix; impute the written A half (--write-split) whole"
@@ -338,4 +316,13 @@ fn align(ext: &ExprMatrix, like: &ExprMatrix) -> Result<Dense> {
         .collect::<Result<Vec<_>>>()?;
     let sub = ext.x.select_rows(&rows).select_cols(&cols);
     Ok(sub.to_dense())
+}
+
+/// Position of every name.
+fn index_of(names: &[String]) -> HashMap<&str, usize> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect()
 }
