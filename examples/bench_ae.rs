@@ -1,7 +1,7 @@
 //! Feature-autoencoder speed: random dense 5000 × 2000 input, 2000→512→128→512→2000,
 //! scGNN's default loss, 2 threads; seconds per epoch and GFLOP/s at batch 128
 //! and at full batch (12 800).
-//! Run: `CARGO_TARGET_DIR=/work/main/target cargo run --release --example bench_ae`
+//! Run: `cargo run --release --example bench_ae`
 
 use rand::{Rng, SeedableRng};
 use scgnn::matrix::Dense;

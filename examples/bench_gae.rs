@@ -2,7 +2,7 @@
 //! ring, each linked to its 5 neighbours on either side (a ring of touching
 //! blobs; symmetric by construction), 128 random binary features, gcn_vae,
 //! 2 threads. Prints seconds per epoch and peak RSS (VmHWM).
-//! Run: `CARGO_TARGET_DIR=/work/main/target cargo run --release --example bench_gae`
+//! Run: `cargo run --release --example bench_gae`
 
 use rand::{Rng, SeedableRng};
 use scgnn::matrix::{Csr, Dense};

@@ -2,7 +2,7 @@
 //! (gamma–Poisson, i.e. negative binomial, ~10–20 % non-zero) on 2 threads and
 //! prints the wall time and the peak resident memory (VmHWM).
 //!
-//! `CARGO_TARGET_DIR=/work/main/target cargo run --release --example bench_ltmg`
+//! `cargo run --release --example bench_ltmg`
 
 use rand::Rng;
 use rand_distr::{Distribution, Gamma, LogNormal, Poisson};

@@ -1,6 +1,6 @@
 //! The clustering methods against scikit-learn 1.9.1 on one fixed data set.
 //!
-//! Expected values were produced by `/work/venv/bin/python` running:
+//! Expected values were produced by Python with scikit-learn running:
 //! ```text
 //! X = 90 × 5 rows built by the LCG below (float32, passed to sklearn as float64)
 //! KMeans(n_clusters=3, random_state=0, n_init=10).fit(X).inertia_

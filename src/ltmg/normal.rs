@@ -96,7 +96,7 @@ mod tests {
 
     #[test]
     fn cdf_matches_scipy() {
-        // Reference values from scipy.stats.norm.cdf (scipy in /work/venv).
+        // Reference values from scipy.stats.norm.cdf (scipy).
         let cases = [
             (-1.0, 0.15865525393145707),
             (-3.5, 0.00023262907903552502),
