@@ -198,3 +198,48 @@ fn usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--clusters"));
 }
+
+#[test]
+fn ltmg_command_writes_a_state_matrix() {
+    let d = tmpdir("ltmg");
+    let mut text = String::from("gene");
+    for c in 0..60 {
+        text.push_str(&format!(",c{c}"));
+    }
+    text.push('\n');
+    for g in 0..30 {
+        text.push_str(&format!("g{g}"));
+        for c in 0..60 {
+            // Two expression levels per gene, and zeros.
+            let v = match (g * 7 + c * 3) % 5 {
+                0 => 0,
+                1 | 2 => 2 + (c % 3),
+                _ => 40 + (g % 4) * 5 + c % 7,
+            };
+            text.push_str(&format!(",{v}"));
+        }
+        text.push('\n');
+    }
+    let input = d.join("x.csv");
+    std::fs::write(&input, text).unwrap();
+    let out = d.join("states.csv");
+    let st = Command::new(env!("CARGO_BIN_EXE_scgnn"))
+        .args(["-q", "ltmg", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let s = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<&str> = s.lines().collect();
+    assert_eq!(lines.len(), 31, "header + one line per gene");
+    let values: Vec<u32> = lines[1..]
+        .iter()
+        .flat_map(|l| l.split(',').skip(1).map(|v| v.parse::<u32>().unwrap()))
+        .collect();
+    assert_eq!(values.len(), 30 * 60);
+    // Zeros of the input are state 0; expressed entries get states ≥ 1.
+    assert!(values.iter().any(|&v| v == 0) && values.iter().any(|&v| v >= 2));
+    std::fs::remove_dir_all(&d).unwrap();
+}
