@@ -160,7 +160,10 @@ pub fn run(a: &RunArgs, seed: u64, quiet: bool) -> Result<()> {
             a.dataset_name.clone().unwrap_or_else(|| "demo".into()),
         )
     } else {
-        let (path, m) = read_input(a)?;
+        let spin = Progress { bars: !quiet }.spinner("reading");
+        let r = read_input(a);
+        spin.finish_and_clear();
+        let (path, m) = r?;
         let truth = match &a.labels {
             Some(l) => Some(scgnn::evaluate::labels::read_labels(l)?),
             None => None,
@@ -250,6 +253,9 @@ pub fn run(a: &RunArgs, seed: u64, quiet: bool) -> Result<()> {
             html.display(),
             t.elapsed().as_secs_f64()
         );
+    }
+    if !quiet {
+        print_summary(&out.report);
     }
     tracing::info!(
         "done in {:.1} s: {} clusters, outputs in {}",
@@ -464,4 +470,35 @@ pub fn plot(a: &crate::cli::PlotArgs, seed: u64) -> Result<()> {
     }
     println!("{}", html.display());
     Ok(())
+}
+
+/// The final summary table: time, epochs and last loss of every phase, then the
+/// clusters of every iteration.
+fn print_summary(r: &pipeline::report::Report) {
+    println!(
+        "{:<20} {:>9} {:>7} {:>14}",
+        "phase", "seconds", "epochs", "final loss"
+    );
+    for p in &r.phases {
+        let loss = p
+            .final_loss()
+            .map(|l| format!("{l:.4e}"))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:<20} {:>9.2} {:>7} {:>14}",
+            p.name, p.seconds, p.epochs, loss
+        );
+    }
+    println!("{:<20} {:>9.2}", "total", r.total_seconds);
+    for it in &r.iterations {
+        let ari = it
+            .ari_previous
+            .map(|a| format!("{a:.4}"))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "iteration {:>2}: {:>3} clusters, ARI vs previous {ari}, sizes {:?}",
+            it.iteration, it.n_clusters, it.cluster_sizes
+        );
+    }
+    println!("{}", r.convergence);
 }

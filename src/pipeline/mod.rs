@@ -62,6 +62,21 @@ pub struct Progress {
 }
 
 impl Progress {
+    /// A spinner for a step without a known length (reading, LTMG, KNN, clustering).
+    pub fn spinner(&self, phase: &str) -> ProgressBar {
+        if !self.bars {
+            return ProgressBar::hidden();
+        }
+        let b = ProgressBar::new_spinner();
+        b.set_style(
+            ProgressStyle::with_template("{prefix:>16} {spinner} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        b.set_prefix(phase.to_string());
+        b.enable_steady_tick(std::time::Duration::from_millis(120));
+        b
+    }
+
     fn bar(&self, phase: &str, len: usize) -> ProgressBar {
         if !self.bars {
             return ProgressBar::hidden();
@@ -122,7 +137,10 @@ pub fn run(pre: &Preprocessed, p: &RunParams, progress: Progress) -> Result<RunO
     // LTMG regulatory states on the count scale of the kept genes (spec §2).
     let ltmg_states = if p.needs_ltmg() {
         let t = Instant::now();
-        let l = ltmg::run(&pre.counts, &p.ltmg)?;
+        let spin = progress.spinner("ltmg");
+        let l = ltmg::run(&pre.counts, &p.ltmg);
+        spin.finish_and_clear();
+        let l = l?;
         let hist = l.state_histogram();
         tracing::info!(
             "LTMG: {} genes fitted in {:.2} s, states {:?}",
@@ -183,9 +201,11 @@ pub fn run(pre: &Preprocessed, p: &RunParams, progress: Progress) -> Result<RunO
     let (mut z, recon_ori) = ae.reconstruct(&x)?;
     drop(x);
 
-    let mut graph = timed(&mut phases, "graph0", || graph::build(&z, &p.graph, p.seed))?;
+    let mut graph = timed(&mut phases, "graph0", progress, || {
+        graph::build(&z, &p.graph, p.seed)
+    })?;
     let mut emb = embedding(&z, &graph, p, 0, &mut phases, progress)?;
-    let mut clustering = timed(&mut phases, "cluster0", || {
+    let mut clustering = timed(&mut phases, "cluster0", progress, || {
         cluster::cluster(&emb, &graph.pruned_graph(), &cluster_params(p, 0))
     })?;
     iterations.push(iteration_record(0, &clustering, None, None, &graph));
@@ -229,11 +249,11 @@ pub fn run(pre: &Preprocessed, p: &RunParams, progress: Progress) -> Result<RunO
         z = z_t;
         current = recon_t;
         let prev_graph = graph;
-        graph = timed(&mut phases, &format!("em{t}.graph"), || {
+        graph = timed(&mut phases, &format!("em{t}.graph"), progress, || {
             graph::build(&z, &p.graph, p.seed)
         })?;
         emb = embedding(&z, &graph, p, t, &mut phases, progress)?;
-        let next = timed(&mut phases, &format!("em{t}.cluster"), || {
+        let next = timed(&mut phases, &format!("em{t}.cluster"), progress, || {
             cluster::cluster(&emb, &graph.pruned_graph(), &cluster_params(p, t))
         })?;
         let a = ari(&clustering.labels, &next.labels);
@@ -345,9 +365,17 @@ fn cluster_params(p: &RunParams, iteration: usize) -> cluster::ClusterParams {
     }
 }
 
-fn timed<T>(phases: &mut Vec<Phase>, name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+fn timed<T>(
+    phases: &mut Vec<Phase>,
+    name: &str,
+    progress: Progress,
+    f: impl FnOnce() -> Result<T>,
+) -> Result<T> {
     let t = Instant::now();
-    let r = f()?;
+    let spin = progress.spinner(name);
+    let r = f();
+    spin.finish_and_clear();
+    let r = r?;
     phases.push(Phase {
         name: name.to_string(),
         seconds: t.elapsed().as_secs_f64(),
