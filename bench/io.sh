@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
-bin=target/release/scgnn
+bin="${CARGO_TARGET_DIR:-target}/release/scgnn"
 sizes=("$@")
 [ $# -eq 0 ] && sizes=(10000 1000000)
 work="${BENCH_DIR:-bench/out}"

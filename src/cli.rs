@@ -200,6 +200,10 @@ pub struct PreprocessOpts {
     /// Transform of the kept values: log (ln(1+x)) or none.
     #[arg(long, default_value = "log")]
     pub transform: String,
+    /// Library-size normalisation before the gene ranking and the log: total
+    /// (each cell scaled to the median total count) or none (scGNN's rule).
+    #[arg(long, default_value = "total", value_name = "total|none")]
+    pub normalize: String,
 }
 
 /// `scgnn preprocess`.

@@ -8,7 +8,7 @@ use clap::Parser;
 use cli::{Cli, Command};
 use scgnn::error::{Error, Result};
 use scgnn::io::{self, Format, ReadOptions};
-use scgnn::preprocess::{PreprocessParams, Transform};
+use scgnn::preprocess::{Normalize, PreprocessParams, Transform};
 use scgnn::simulate::{SimDesign, SimParams};
 use std::time::Instant;
 
@@ -73,6 +73,7 @@ fn preprocess_params(a: &cli::PreprocessOpts) -> Result<PreprocessParams> {
         cell_ratio: a.cell_ratio,
         n_top_genes: a.n_top_genes,
         transform: a.transform.parse::<Transform>()?,
+        normalize: a.normalize.parse::<Normalize>()?,
     })
 }
 
@@ -202,7 +203,7 @@ fn dispatch(cli: &Cli) -> Result<()> {
                 seed,
                 ..Default::default()
             };
-            let l = scgnn::ltmg::run(&pre.counts, &p)?;
+            let l = scgnn::ltmg::run(&pre.scaled_counts(), &p)?;
             scgnn::io::outputs::write_ltmg(&a.output, &pre.expr, &l.states)?;
             tracing::info!(
                 "LTMG states of {} genes × {} cells in {:.2} s; (state, count): {:?}",

@@ -11,7 +11,7 @@ use scgnn::pipeline::benchmark::{self, Scale};
 use scgnn::pipeline::params::{EmbeddingUse, RunParams};
 use scgnn::pipeline::{self, Progress};
 use scgnn::plot;
-use scgnn::preprocess::{self, Preprocessed, Transform};
+use scgnn::preprocess::{self, Preprocessed};
 use scgnn::simulate::{SimDesign, SimParams};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -54,10 +54,7 @@ pub fn params(a: &RunArgs, seed: u64) -> Result<RunParams> {
     if a.paper {
         p = p.paper();
     }
-    p.preprocess.gene_ratio = a.pre.gene_ratio;
-    p.preprocess.cell_ratio = a.pre.cell_ratio;
-    p.preprocess.n_top_genes = a.pre.n_top_genes;
-    p.preprocess.transform = a.pre.transform.parse::<Transform>()?;
+    p.preprocess = crate::preprocess_params(&a.pre)?;
     p.skip_preprocess = a.skip_preprocess;
     if let Some(r) = parse(&a.regulized_type)? {
         p.regularizer = r;

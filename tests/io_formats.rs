@@ -2,7 +2,7 @@
 //! real data, and the text layouts users feed to scGNN.
 
 use scgnn::io::{read_matrix, write_matrix, Format, ReadOptions};
-use scgnn::preprocess::{preprocess, PreprocessParams};
+use scgnn::preprocess::{preprocess, Normalize, PreprocessParams};
 use scgnn::simulate::{simulate, SimParams};
 use scgnn::ExprMatrix;
 use std::path::{Path, PathBuf};
@@ -114,7 +114,11 @@ fn worm_neuron_preprocessing_matches_the_spec_rule() {
     };
     let m = read_matrix(&p, &ReadOptions::default()).unwrap();
     assert_eq!((m.n_cells(), m.n_genes()), (4186, 13488));
-    let r = preprocess(&m, &PreprocessParams::default()).unwrap();
+    let scgnn_rule = PreprocessParams {
+        normalize: Normalize::None,
+        ..Default::default()
+    };
+    let r = preprocess(&m, &scgnn_rule).unwrap();
     assert_eq!(r.expr.n_cells(), 4186);
     assert_eq!(r.expr.n_genes(), 2000);
     let joined = r.expr.genes.join(",");
@@ -132,7 +136,11 @@ fn goolam_keeps_all_its_2000_genes() {
     };
     let m = read_matrix(&p, &ReadOptions::default()).unwrap();
     assert_eq!((m.n_cells(), m.n_genes()), (124, 2000));
-    let r = preprocess(&m, &PreprocessParams::default()).unwrap();
+    let scgnn_rule = PreprocessParams {
+        normalize: Normalize::None,
+        ..Default::default()
+    };
+    let r = preprocess(&m, &scgnn_rule).unwrap();
     // goolam is already the scGNN 2.0 top-2000 selection: every gene passes the
     // 1 % filter and all 124 cells are kept.
     assert_eq!(r.kept_genes, (0..2000).collect::<Vec<_>>());
@@ -142,6 +150,23 @@ fn goolam_keeps_all_its_2000_genes() {
     let (i2, v2) = r.expr.x.row(0);
     assert_eq!(i, i2);
     assert!(v.iter().zip(v2).all(|(a, b)| (a.ln_1p() - b).abs() < 1e-6));
+    // With the default normalisation: ln(1 + x · median total / cell total).
+    let n = preprocess(&m, &PreprocessParams::default()).unwrap();
+    let mut totals: Vec<f64> = (0..124)
+        .map(|c| m.x.row(c).1.iter().map(|&x| x as f64).sum())
+        .collect();
+    let t0 = totals[0];
+    totals.sort_by(f64::total_cmp);
+    let median = 0.5 * (totals[61] + totals[62]);
+    let (_, v3) = n.expr.x.row(0);
+    for (a, b) in v.iter().zip(v3) {
+        let want = (*a as f64 * median / t0).ln_1p();
+        assert!(
+            (want - *b as f64).abs() < 1e-4 * want.max(1.0),
+            "{want} vs {b}"
+        );
+    }
+    assert_eq!(n.counts.row(0).1, v, "counts stay raw");
 }
 
 /// Minimal SHA-256 so the test needs no extra dependency.

@@ -198,3 +198,42 @@ fn clone_and_reset_optimizer() {
         .is_err());
     assert!(Autoencoder::new(10, &AeConfig { lr: 0.0, ..cfg }, 1).is_err());
 }
+
+/// With PyTorch's initialisation many output genes start at 0 for every cell
+/// (their ReLU passes no gradient, so they never learn); lifting the output
+/// biases leaves none dead, keeps outputs small, and leaves live genes alone.
+#[test]
+fn lifting_output_biases_leaves_no_gene_dead() {
+    let (mut x, _) = clustered(200, 300, 4, 11);
+    // Values on the scale of ln(1 + counts) of deep data.
+    x.data.iter_mut().for_each(|v| *v *= 4.0);
+    let dead = |ae: &Autoencoder| {
+        let (_, r) = ae.reconstruct(&x).unwrap();
+        (0..x.cols)
+            .filter(|&j| (0..x.rows).all(|i| r.get(i, j) == 0.0))
+            .count()
+    };
+    let mut ae = Autoencoder::new(x.cols, &AeConfig::default(), 5).unwrap();
+    let before = dead(&ae);
+    assert!(
+        before > 0,
+        "the plain initialisation should leave some genes dead"
+    );
+    let bias0 = ae.layers()[3].bias.clone();
+    let lifted = ae.lift_dead_outputs(&x).unwrap();
+    assert!(lifted >= before);
+    assert_eq!(dead(&ae), 0);
+    let (_, r) = ae.reconstruct(&x).unwrap();
+    let min = r.data.iter().cloned().fold(f32::INFINITY, f32::min);
+    assert!(min >= 0.0099, "every output starts at ≥ 0.01, got {min}");
+    let changed = bias0
+        .iter()
+        .zip(&ae.layers()[3].bias)
+        .filter(|(a, b)| a != b)
+        .count();
+    assert_eq!(changed, lifted);
+    assert!(
+        ae.layers()[3].bias.iter().all(|b| b.abs() < 2.0),
+        "outputs stay small"
+    );
+}

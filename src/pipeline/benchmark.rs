@@ -111,7 +111,12 @@ pub fn dropout_repeat(
         // Only hidden entries of the kept cells and genes can be imputed; the
         // baselines are scored on exactly the same entries.
         let kept = data.mask.restrict(&pre.kept_cells, &pre.kept_genes);
-        let ours = dropout::score_dense(&kept, &out.imputed)?;
+        // Scored like the baselines, on ln(1 + raw count): undo the depth
+        // normalisation first.
+        let mut imputed = out.imputed;
+        pre.to_count_scale(&mut imputed);
+        imputed.data.iter_mut().for_each(|v| *v = v.ln_1p());
+        let ours = dropout::score_dense(&kept, &imputed)?;
         let means = dropout::gene_log_means(baselines_masked);
         let gm = dropout::score(&kept, |_, g| means[pre.kept_genes[g]])?;
         let z = dropout::score(&kept, |_, _| 0.0)?;
@@ -251,7 +256,7 @@ pub fn mcv_run(
     let ours = if run_ours {
         let out = run(&pre, &rp, Progress { bars: false })?;
         let mut a_hat: Dense = out.imputed;
-        a_hat.data.iter_mut().for_each(|v| *v = v.exp_m1().max(0.0));
+        pre.to_count_scale(&mut a_hat);
         Some(mcv::score(&a_hat, &b, thin_p)?)
     } else {
         None

@@ -138,7 +138,7 @@ pub fn run(pre: &Preprocessed, p: &RunParams, progress: Progress) -> Result<RunO
     let ltmg_states = if p.needs_ltmg() {
         let t = Instant::now();
         let spin = progress.spinner("ltmg");
-        let l = ltmg::run(&pre.counts, &p.ltmg);
+        let l = ltmg::run(&pre.scaled_counts(), &p.ltmg);
         spin.finish_and_clear();
         let l = l?;
         let hist = l.state_histogram();
@@ -170,6 +170,8 @@ pub fn run(pre: &Preprocessed, p: &RunParams, progress: Progress) -> Result<RunO
         &p.ae,
         crate::rng::stream(p.seed, "feature-ae").next_seed(),
     )?;
+    let lifted = ae.lift_dead_outputs(&x)?;
+    tracing::debug!("feature AE: {lifted} output biases raised so every gene starts positive");
     // The imputation autoencoder restarts from these weights (spec §9.1).
     let initial_ae = ae.clone();
     let em_penalty = match p.penalty_phases {

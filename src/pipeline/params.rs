@@ -324,6 +324,7 @@ impl RunParams {
                 "cell_ratio": self.preprocess.cell_ratio,
                 "n_top_genes": self.preprocess.n_top_genes,
                 "transform": format!("{:?}", self.preprocess.transform),
+                "normalize": format!("{:?}", self.preprocess.normalize),
                 "skip": self.skip_preprocess,
             },
             "regularizer": self.regularizer,
