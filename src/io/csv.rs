@@ -126,7 +126,6 @@ pub fn read_delimited(path: &Path, opts: &ReadOptions, delim: Option<u8>) -> Res
         header_fields
     };
     let row_names: Vec<String> = rows.iter().map(|r| r.name.clone()).collect();
-    let n_rows = rows.len();
     let n_cols = cols.len();
     if n_cols == 0 {
         return Err(Error::input(
@@ -135,27 +134,17 @@ pub fn read_delimited(path: &Path, opts: &ReadOptions, delim: Option<u8>) -> Res
             "the header names no columns",
         ));
     }
-    let mut indptr = Vec::with_capacity(n_rows + 1);
-    indptr.push(0usize);
-    let nnz: usize = rows.iter().map(|r| r.idx.len()).sum();
-    let mut indices = Vec::with_capacity(nnz);
-    let mut data = Vec::with_capacity(nnz);
-    for r in rows {
-        indices.extend_from_slice(&r.idx);
-        data.extend_from_slice(&r.val);
-        indptr.push(indices.len());
-    }
-    let m = Csr {
-        rows: n_rows,
-        cols: n_cols,
-        indptr,
-        indices,
-        data,
-    };
-    let (x, genes, cells) = if opts.cells_as_rows {
-        (m, cols, row_names)
+    // Each parsed line is freed as soon as it is copied, and gene-per-line files
+    // are scattered straight into the cells × genes layout: no second full copy.
+    let x = if opts.cells_as_rows {
+        concat_rows(rows, n_cols)
     } else {
-        (m.transpose(), row_names, cols)
+        scatter_transposed(rows, n_cols)
+    };
+    let (genes, cells) = if opts.cells_as_rows {
+        (cols, row_names)
+    } else {
+        (row_names, cols)
     };
     check_unique(
         path,
@@ -182,6 +171,62 @@ pub fn read_delimited(path: &Path, opts: &ReadOptions, delim: Option<u8>) -> Res
         check_layout(path, &out, opts.cells_as_rows)?;
     }
     Ok(out)
+}
+
+/// Parsed lines as the rows of a CSR matrix.
+fn concat_rows(rows: Vec<ParsedLine>, n_cols: usize) -> Csr<f32> {
+    let n_rows = rows.len();
+    let nnz: usize = rows.iter().map(|r| r.idx.len()).sum();
+    let mut indptr = Vec::with_capacity(n_rows + 1);
+    indptr.push(0usize);
+    let mut indices = Vec::with_capacity(nnz);
+    let mut data = Vec::with_capacity(nnz);
+    for r in rows {
+        indices.extend_from_slice(&r.idx);
+        data.extend_from_slice(&r.val);
+        indptr.push(indices.len());
+    }
+    Csr {
+        rows: n_rows,
+        cols: n_cols,
+        indptr,
+        indices,
+        data,
+    }
+}
+
+/// Parsed lines as the columns of a CSR matrix (the transpose of
+/// [`concat_rows`]); lines are visited in order, so every row's indices stay sorted.
+fn scatter_transposed(rows: Vec<ParsedLine>, n_cols: usize) -> Csr<f32> {
+    let n_lines = rows.len();
+    let mut indptr = vec![0usize; n_cols + 1];
+    for r in &rows {
+        for &c in &r.idx {
+            indptr[c as usize + 1] += 1;
+        }
+    }
+    for c in 0..n_cols {
+        indptr[c + 1] += indptr[c];
+    }
+    let nnz = indptr[n_cols];
+    let mut next = indptr[..n_cols].to_vec();
+    let mut indices = vec![0u32; nnz];
+    let mut data = vec![0.0f32; nnz];
+    for (line, r) in rows.into_iter().enumerate() {
+        for (&c, &v) in r.idx.iter().zip(&r.val) {
+            let p = next[c as usize];
+            indices[p] = line as u32;
+            data[p] = v;
+            next[c as usize] += 1;
+        }
+    }
+    Csr {
+        rows: n_cols,
+        cols: n_lines,
+        indptr,
+        indices,
+        data,
+    }
 }
 
 fn is_blank(l: &[u8]) -> bool {
