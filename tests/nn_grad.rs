@@ -41,7 +41,7 @@ fn linear_layer_gradients() {
     let mut dw = vec![0.0; din * dout];
     let mut db = vec![0.0; dout];
     let mut dx = vec![0.0; rows * din];
-    layer.backward(&x, &c, rows, &mut dw, &mut db, Some(&mut dx));
+    layer.backward(&x, &c, rows, &mut dw, &mut db, Some(&mut dx), false);
     let h = 1e-2f32;
     for i in 0..dw.len() {
         let (mut p, mut m) = (layer.clone(), layer.clone());
@@ -78,10 +78,16 @@ fn linear_layer_gradients() {
     }
     // Backward accumulates: a second call doubles dW and db.
     let (dw1, db1) = (dw.clone(), db.clone());
-    layer.backward(&x, &c, rows, &mut dw, &mut db, None);
+    layer.backward(&x, &c, rows, &mut dw, &mut db, None, false);
     for (a, b) in dw.iter().zip(&dw1).chain(db.iter().zip(&db1)) {
         assert!((a - 2.0 * b).abs() < 1e-5);
     }
+    // Overwriting ignores whatever the buffers held.
+    dw.fill(123.0);
+    db.fill(-7.0);
+    layer.backward(&x, &c, rows, &mut dw, &mut db, None, true);
+    assert_eq!(dw, dw1);
+    assert_eq!(db, db1);
 }
 
 /// Fused bias + ReLU layer and `relu_backward`; inputs are kept ≥ 0.05 away

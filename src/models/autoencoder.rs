@@ -251,9 +251,6 @@ impl Autoencoder {
         for epoch in 0..epochs {
             let mut epoch_loss = 0.0f64;
             for batch in batches(n, self.cfg.batch_size) {
-                for v in ws.gw.iter_mut().chain(ws.gb.iter_mut()) {
-                    v.fill(0.0);
-                }
                 for chunk in batches(batch.len(), chunk_cap) {
                     let (r0, r1) = (batch.start + chunk.start, batch.start + chunk.end);
                     epoch_loss += self.chunk_step(
@@ -262,6 +259,7 @@ impl Autoencoder {
                         r0,
                         &loss.sse,
                         &mut ws,
+                        chunk.start == 0,
                     );
                 }
                 epoch_loss += self.optimizer_step(&ws, loss.penalty);
@@ -279,8 +277,8 @@ impl Autoencoder {
     }
 
     /// Forward and backward pass of one chunk of rows starting at global row
-    /// `r0`, accumulating parameter gradients into the workspace. Returns the
-    /// chunk's reconstruction loss.
+    /// `r0`, accumulating parameter gradients into the workspace (overwriting
+    /// them for the `first` chunk of a batch). Returns the chunk's reconstruction loss.
     fn chunk_step(
         &self,
         x: &[f32],
@@ -288,6 +286,7 @@ impl Autoencoder {
         r0: usize,
         sse: &WeightedSse,
         ws: &mut Workspace,
+        first: bool,
     ) -> f64 {
         let dims = self.dims();
         let rows = x.len() / dims[0];
@@ -314,7 +313,7 @@ impl Autoencoder {
             let dy = &upper[0][..rows * dims[l + 1]];
             let dx = lower.last_mut().map(|d| &mut d[..rows * dims[l]]);
             let has_dx = dx.is_some();
-            self.layers[l].backward(src, dy, rows, &mut ws.gw[l], &mut ws.gb[l], dx);
+            self.layers[l].backward(src, dy, rows, &mut ws.gw[l], &mut ws.gb[l], dx, first);
             if has_dx {
                 relu_backward(&mut ws.deltas[l - 1][..rows * dims[l]], src);
             }
@@ -364,6 +363,7 @@ impl Autoencoder {
                 c.start,
                 &loss.sse,
                 &mut ws,
+                c.start == 0,
             );
         }
         let mut out = Vec::with_capacity(4);

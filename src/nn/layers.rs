@@ -81,6 +81,10 @@ impl Linear {
 
     /// Backward pass given `dy = ∂L/∂y` (already multiplied by the activation
     /// derivative): `dw += xᵀ·dy`, `db += Σ_rows dy`, and `dx = dy·Wᵀ` if asked.
+    /// With `overwrite` the gradients are set instead of accumulated, which spares
+    /// the caller a pass zeroing them (it is most of a memory-bound step at small
+    /// batch sizes).
+    #[allow(clippy::too_many_arguments)]
     pub fn backward(
         &self,
         x: &[f32],
@@ -89,6 +93,7 @@ impl Linear {
         dw: &mut [f32],
         db: &mut [f32],
         dx: Option<&mut [f32]>,
+        overwrite: bool,
     ) {
         gemm(
             self.in_dim,
@@ -99,8 +104,11 @@ impl Linear {
             dy,
             false,
             dw,
-            true,
+            !overwrite,
         );
+        if overwrite {
+            db.fill(0.0);
+        }
         col_sums_into(dy, rows, self.out_dim, db);
         if let Some(dx) = dx {
             gemm(
