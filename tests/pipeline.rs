@@ -115,7 +115,17 @@ fn same_seed_same_files_and_scgnn_formats() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d1.join("sim_report.json")).unwrap())
             .unwrap();
-    assert!(report["phases"].as_array().unwrap().len() >= 3);
+    let phases = report["phases"].as_array().unwrap();
+    assert!(phases.len() >= 3);
+    if cfg!(target_os = "linux") {
+        // A running maximum: positive and never falling from one phase to the next.
+        let rss: Vec<f64> = phases
+            .iter()
+            .map(|ph| ph["peak_rss_mib"].as_f64().unwrap())
+            .collect();
+        assert!(rss[0] > 1.0, "peak RSS {rss:?}");
+        assert!(rss.windows(2).all(|w| w[1] >= w[0]), "peak RSS {rss:?}");
+    }
     assert!(report["convergence"].as_str().unwrap().len() > 5);
     std::fs::remove_dir_all(&d1).unwrap();
     std::fs::remove_dir_all(&d2).unwrap();

@@ -148,12 +148,7 @@ pub fn run(pre: &Preprocessed, p: &RunParams, progress: Progress) -> Result<RunO
             t.elapsed().as_secs_f64(),
             hist
         );
-        phases.push(Phase {
-            name: "ltmg".into(),
-            seconds: t.elapsed().as_secs_f64(),
-            epochs: 0,
-            losses: vec![],
-        });
+        phases.push(Phase::new("ltmg", t.elapsed().as_secs_f64(), 0, vec![]));
         Some(l)
     } else {
         None
@@ -227,14 +222,15 @@ pub fn run(pre: &Preprocessed, p: &RunParams, progress: Progress) -> Result<RunO
     for t in 1..=p.em_iterations {
         if !p.quickmode {
             let tc = Instant::now();
-            current =
+            let (next, epochs) =
                 cluster_autoencoders(&ae, &current, &clustering.labels, &em_loss, p, t, progress)?;
-            phases.push(Phase {
-                name: format!("em{t}.cluster_ae"),
-                seconds: tc.elapsed().as_secs_f64(),
-                epochs: p.cluster_epochs,
-                losses: vec![],
-            });
+            current = next;
+            phases.push(Phase::new(
+                format!("em{t}.cluster_ae"),
+                tc.elapsed().as_secs_f64(),
+                epochs,
+                vec![],
+            ));
         }
         let ph = train_phase(
             &format!("em{t}.feature_ae"),
@@ -378,12 +374,7 @@ fn timed<T>(
     let r = f();
     spin.finish_and_clear();
     let r = r?;
-    phases.push(Phase {
-        name: name.to_string(),
-        seconds: t.elapsed().as_secs_f64(),
-        epochs: 0,
-        losses: vec![],
-    });
+    phases.push(Phase::new(name, t.elapsed().as_secs_f64(), 0, vec![]));
     Ok(r)
 }
 
@@ -492,12 +483,7 @@ fn train_phase(
         losses.len(),
         losses.last().copied().unwrap_or(f64::NAN)
     );
-    Ok(Phase {
-        name: name.to_string(),
-        seconds: secs,
-        epochs: losses.len(),
-        losses,
-    })
+    Ok(Phase::new(name, secs, losses.len(), losses))
 }
 
 /// The clustering embedding of step `t`: the AE embedding, the GAE's μ, or both.
@@ -538,12 +524,7 @@ fn embedding(
         out.losses.len(),
         out.losses.last().unwrap_or(&f64::NAN)
     );
-    phases.push(Phase {
-        name,
-        seconds: secs,
-        epochs: out.losses.len(),
-        losses: out.losses,
-    });
+    phases.push(Phase::new(name, secs, out.losses.len(), out.losses));
     Ok(match p.embedding {
         EmbeddingUse::Gae => out.embedding,
         _ => concat_cols(z, &out.embedding),
@@ -563,6 +544,8 @@ fn concat_cols(a: &Dense, b: &Dense) -> Dense {
 /// One autoencoder per cluster (spec §7.1, intended behaviour): each starts from
 /// the current feature autoencoder with a fresh optimizer, trains on its own
 /// cluster's rows of `current`, and its reconstruction replaces exactly those rows.
+/// Also returns the most epochs any cluster ran (fewer than `--cluster-epochs`
+/// only with early stopping).
 fn cluster_autoencoders(
     ae: &Autoencoder,
     current: &Dense,
@@ -571,34 +554,36 @@ fn cluster_autoencoders(
     p: &RunParams,
     t: usize,
     progress: Progress,
-) -> Result<Dense> {
+) -> Result<(Dense, usize)> {
     let k = labels.iter().max().map_or(0, |m| m + 1);
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); k];
     for (i, &l) in labels.iter().enumerate() {
         members[l].push(i);
     }
     let bar = progress.bar(&format!("em{t}.cluster_ae"), k);
-    let results: Vec<Result<Dense>> = members
+    let results: Vec<Result<(Dense, usize)>> = members
         .par_iter()
         .map(|rows| {
             let xc = current.select_rows(rows);
             let mut m = ae.clone();
             m.reset_optimizer();
-            train_windows(&mut m, &xc, &xc, loss, p.cluster_epochs, p, &mut |_, _| {})?;
+            let l = train_windows(&mut m, &xc, &xc, loss, p.cluster_epochs, p, &mut |_, _| {})?;
             let (_, r) = m.reconstruct(&xc)?;
             bar.inc(1);
-            Ok(r)
+            Ok((r, l.len()))
         })
         .collect();
     bar.finish_and_clear();
     let mut out = Dense::zeros(current.rows, current.cols);
+    let mut epochs = 0;
     for (rows, r) in members.iter().zip(results) {
-        let r = r?;
+        let (r, e) = r?;
+        epochs = epochs.max(e);
         for (j, &i) in rows.iter().enumerate() {
             out.row_mut(i).copy_from_slice(r.row(j));
         }
     }
-    Ok(out)
+    Ok((out, epochs))
 }
 
 /// Per-cell weights of the imputation regularizer (spec §9.2): scGNN's

@@ -2,6 +2,7 @@
 //! losses, iterations, cluster sizes and why the loop stopped.
 
 use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// One training or computing phase.
 #[derive(Clone, Debug, Serialize)]
@@ -14,9 +15,24 @@ pub struct Phase {
     pub epochs: usize,
     /// Loss of every epoch (empty for non-training phases).
     pub losses: Vec<f64>,
+    /// Peak resident memory of the process so far, in MiB, read when the phase
+    /// ended (`None` where the OS does not report it). Being a running maximum, a
+    /// rise from the previous phase is what this phase added to the peak.
+    pub peak_rss_mib: Option<f64>,
 }
 
 impl Phase {
+    /// A phase that has just ended; records the peak RSS so far.
+    pub fn new(name: impl Into<String>, seconds: f64, epochs: usize, losses: Vec<f64>) -> Self {
+        Phase {
+            name: name.into(),
+            seconds,
+            epochs,
+            losses,
+            peak_rss_mib: peak_rss_bytes().map(|b| b as f64 / 1_048_576.0),
+        }
+    }
+
     /// The last loss, if any.
     pub fn final_loss(&self) -> Option<f64> {
         self.losses.last().copied()
@@ -73,4 +89,15 @@ pub struct Report {
     pub ltmg_states: Option<Vec<(u8, u64)>>,
     /// Evaluation against known labels, if given (never used by the run itself).
     pub evaluation: Option<serde_json::Value>,
+}
+
+/// Peak resident set size of this process so far (Linux `VmHWM`), in bytes.
+/// The kernel sums per-CPU counters approximately, so two readings can go down
+/// by a few pages; the largest reading yet is returned so the figure never falls.
+pub fn peak_rss_bytes() -> Option<u64> {
+    static MAX: AtomicU64 = AtomicU64::new(0);
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(MAX.fetch_max(kib * 1024, Ordering::Relaxed).max(kib * 1024))
 }
