@@ -237,3 +237,24 @@ fn lifting_output_biases_leaves_no_gene_dead() {
         "outputs stay small"
     );
 }
+
+#[test]
+fn reconstruct_in_place_matches_reconstruct() {
+    // 50 rows in chunks of 16: three full chunks and a partial one.
+    let (x, _) = clustered(50, 40, 3, 5);
+    let cfg = AeConfig {
+        hidden: 24,
+        latent: 6,
+        chunk_rows: 16,
+        ..AeConfig::default()
+    };
+    let mut ae = Autoencoder::new(40, &cfg, 3).unwrap();
+    ae.train(&x, &x, &AeLoss::default(), 3, &mut |_, _| {})
+        .unwrap();
+    let (z, r) = ae.reconstruct(&x).unwrap();
+    let mut y = x.clone();
+    let z2 = ae.reconstruct_in_place(&mut y).unwrap();
+    assert_eq!(z2, z);
+    assert_eq!(y, r);
+    assert_ne!(y, x);
+}

@@ -91,6 +91,23 @@ struct Workspace {
     row_loss: Vec<f64>,
 }
 
+/// Hidden activations of one chunk in a forward-only pass.
+struct ForwardBuffers {
+    cap: usize,
+    h1: Vec<f32>,
+    h3: Vec<f32>,
+}
+
+impl ForwardBuffers {
+    fn new(dims: &[usize], cap: usize) -> Self {
+        ForwardBuffers {
+            cap,
+            h1: vec![0.0; cap * dims[1]],
+            h3: vec![0.0; cap * dims[3]],
+        }
+    }
+}
+
 impl Autoencoder {
     /// A freshly initialised model for `n_genes` inputs; weights come from the
     /// seeded stream `rng::stream(seed, "autoencoder")`.
@@ -401,9 +418,8 @@ impl Autoencoder {
     }
 
     /// Forward pass over all rows of `x` in chunks; returns the embedding and,
-    /// when asked, the reconstruction.
-    /// Forward pass in chunks; `relu_out` false returns the output layer's
-    /// pre-activations instead of the reconstruction.
+    /// when asked, the reconstruction (`relu_out` false gives the output layer's
+    /// pre-activations instead).
     fn forward_all(
         &self,
         x: &Dense,
@@ -412,24 +428,60 @@ impl Autoencoder {
     ) -> Result<(Dense, Option<Dense>)> {
         self.check_input(x, "the autoencoder input")?;
         let dims = self.dims();
-        let cap = self.cfg.chunk_rows.min(x.rows.max(1));
         let mut z = Dense::zeros(x.rows, dims[2]);
         let mut recon = want_recon.then(|| Dense::zeros(x.rows, dims[4]));
-        let mut h1 = vec![0.0; cap * dims[1]];
-        let mut h3 = vec![0.0; cap * dims[3]];
-        for c in batches(x.rows, cap) {
-            let rows = c.len();
+        let mut bufs = ForwardBuffers::new(&dims, self.cfg.chunk_rows.min(x.rows.max(1)));
+        for c in batches(x.rows, bufs.cap) {
             let xin = &x.data[c.start * dims[0]..c.end * dims[0]];
             let zc = &mut z.data[c.start * dims[2]..c.end * dims[2]];
-            self.layers[0].forward(xin, rows, &mut h1[..rows * dims[1]], true);
-            self.layers[1].forward(&h1[..rows * dims[1]], rows, zc, true);
-            if let Some(r) = recon.as_mut() {
-                self.layers[2].forward(zc, rows, &mut h3[..rows * dims[3]], true);
-                let rc = &mut r.data[c.start * dims[4]..c.end * dims[4]];
-                self.layers[3].forward(&h3[..rows * dims[3]], rows, rc, relu_out);
-            }
+            let out = recon
+                .as_mut()
+                .map(|r| &mut r.data[c.start * dims[4]..c.end * dims[4]]);
+            self.forward_chunk(xin, zc, out, relu_out, &mut bufs);
         }
         Ok((z, recon))
+    }
+
+    /// [`Autoencoder::reconstruct`] writing the reconstruction over `x` (same
+    /// values, one dense matrix less at peak); returns the embedding.
+    pub fn reconstruct_in_place(&self, x: &mut Dense) -> Result<Dense> {
+        self.check_input(x, "the autoencoder input")?;
+        let dims = self.dims();
+        let mut z = Dense::zeros(x.rows, dims[2]);
+        let mut bufs = ForwardBuffers::new(&dims, self.cfg.chunk_rows.min(x.rows.max(1)));
+        let mut xin = vec![0.0; bufs.cap * dims[0]];
+        for c in batches(x.rows, bufs.cap) {
+            let rows = &mut x.data[c.start * dims[0]..c.end * dims[0]];
+            // The chunk's input is read by the first layer only, so a copy of it
+            // frees its rows to receive the output.
+            let xin = &mut xin[..rows.len()];
+            xin.copy_from_slice(rows);
+            let zc = &mut z.data[c.start * dims[2]..c.end * dims[2]];
+            self.forward_chunk(xin, zc, Some(rows), true, &mut bufs);
+        }
+        Ok(z)
+    }
+
+    /// Forward pass of one chunk of rows: embedding into `zc` and, if `out` is
+    /// given, the reconstruction (pre-activations when `relu_out` is false).
+    fn forward_chunk(
+        &self,
+        xin: &[f32],
+        zc: &mut [f32],
+        out: Option<&mut [f32]>,
+        relu_out: bool,
+        bufs: &mut ForwardBuffers,
+    ) {
+        let dims = self.dims();
+        let rows = xin.len() / dims[0];
+        let h1 = &mut bufs.h1[..rows * dims[1]];
+        self.layers[0].forward(xin, rows, h1, true);
+        self.layers[1].forward(h1, rows, zc, true);
+        if let Some(out) = out {
+            let h3 = &mut bufs.h3[..rows * dims[3]];
+            self.layers[2].forward(zc, rows, h3, true);
+            self.layers[3].forward(h3, rows, out, relu_out);
+        }
     }
 
     /// The embedding (cells × latent) of `x`.

@@ -8,7 +8,9 @@ use rayon::prelude::*;
 /// partial sums, so the reported penalty does not depend on the thread count.
 const CHUNK: usize = 8192;
 
-/// Adam state for a fixed list of parameter tensors.
+/// Adam state for a fixed list of parameter tensors. The moments are allocated
+/// at the first step and freed by [`Adam::reset`], so a model that is only
+/// evaluated (or kept as a snapshot of its weights) carries no optimizer memory.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Adam {
     /// Learning rate.
@@ -20,6 +22,7 @@ pub struct Adam {
     /// Denominator offset (1e-8).
     pub eps: f32,
     t: u64,
+    sizes: Vec<usize>,
     m: Vec<Vec<f32>>,
     v: Vec<Vec<f32>>,
 }
@@ -34,17 +37,17 @@ impl Adam {
             beta2: 0.999,
             eps: 1e-8,
             t: 0,
-            m: sizes.iter().map(|&n| vec![0.0; n]).collect(),
-            v: sizes.iter().map(|&n| vec![0.0; n]).collect(),
+            sizes: sizes.to_vec(),
+            m: Vec::new(),
+            v: Vec::new(),
         }
     }
 
     /// Forgets the moments and the step count (a fresh optimizer).
     pub fn reset(&mut self) {
         self.t = 0;
-        for x in self.m.iter_mut().chain(self.v.iter_mut()) {
-            x.fill(0.0);
-        }
+        self.m = Vec::new();
+        self.v = Vec::new();
     }
 
     /// Steps taken so far.
@@ -57,8 +60,20 @@ impl Adam {
     /// (0 when the penalty is zero), so callers get it without another pass.
     /// Panics if the tensor list does not match the sizes given to `new`.
     pub fn step(&mut self, params: &mut [&mut [f32]], grads: &[&[f32]], penalty: Penalty) -> f64 {
-        assert_eq!(params.len(), self.m.len(), "Adam: wrong number of tensors");
-        assert_eq!(grads.len(), self.m.len(), "Adam: wrong number of gradients");
+        assert_eq!(
+            params.len(),
+            self.sizes.len(),
+            "Adam: wrong number of tensors"
+        );
+        assert_eq!(
+            grads.len(),
+            self.sizes.len(),
+            "Adam: wrong number of gradients"
+        );
+        if self.m.is_empty() {
+            self.m = self.sizes.iter().map(|&n| vec![0.0; n]).collect();
+            self.v = self.m.clone();
+        }
         self.t += 1;
         let (b1, b2, eps) = (self.beta1, self.beta2, self.eps);
         let bc1 = 1.0 - (b1 as f64).powi(self.t as i32);

@@ -96,9 +96,11 @@ impl Progress {
 /// matrix, the KNN distance blocks, the graph and the LTMG states.
 pub fn estimate_peak_bytes(n_cells: usize, n_genes: usize, nnz: usize, p: &RunParams) -> u64 {
     let (n, g) = (n_cells as u64, n_genes as u64);
-    // X, the first-phase reconstruction, the current reconstruction, the next one
-    // and the cluster-AE output: five dense copies at most.
-    let dense = 5 * n * g * 4;
+    // Reconstructions are written in place, so one dense cells × genes matrix is
+    // alive at a time, two while the cluster autoencoders split and reassemble it
+    // and while the h5ad writer encodes the imputed matrix. The sparse input (and
+    // the raw counts kept for the output) stay alive throughout.
+    let dense = 2 * n * g * 4 + 2 * nnz as u64 * 8;
     let ae_work = 3
         * (p.ae.chunk_rows.min(n_cells) as u64)
         * (2 * g + 2 * p.ae.hidden as u64 + p.ae.latent as u64)
@@ -195,8 +197,12 @@ pub fn run(pre: &Preprocessed, p: &RunParams, progress: Progress) -> Result<RunO
         progress,
     )?;
     phases.push(ph);
-    let (mut z, recon_ori) = ae.reconstruct(&x)?;
-    drop(x);
+    // The imputation needs this phase's reconstruction again at the end; keeping the
+    // weights and recomputing it then (one forward pass) saves a dense cells × genes
+    // copy through the whole EM loop.
+    let ae_phase1 = ae.clone();
+    let mut current = x;
+    let mut z = ae.reconstruct_in_place(&mut current)?;
 
     let mut graph = timed(&mut phases, "graph0", progress, || {
         graph::build(&z, &p.graph, p.seed)
@@ -217,13 +223,12 @@ pub fn run(pre: &Preprocessed, p: &RunParams, progress: Progress) -> Result<RunO
         },
         penalty: em_penalty,
     };
-    let mut current = recon_ori.clone();
     let mut convergence = format!("reached --EM-iteration {}", p.em_iterations);
     for t in 1..=p.em_iterations {
         if !p.quickmode {
             let tc = Instant::now();
             let (next, epochs) =
-                cluster_autoencoders(&ae, &current, &clustering.labels, &em_loss, p, t, progress)?;
+                cluster_autoencoders(&ae, current, &clustering.labels, &em_loss, p, t, progress)?;
             current = next;
             phases.push(Phase::new(
                 format!("em{t}.cluster_ae"),
@@ -243,9 +248,7 @@ pub fn run(pre: &Preprocessed, p: &RunParams, progress: Progress) -> Result<RunO
             progress,
         )?;
         phases.push(ph);
-        let (z_t, recon_t) = ae.reconstruct(&current)?;
-        z = z_t;
-        current = recon_t;
+        z = ae.reconstruct_in_place(&mut current)?;
         let prev_graph = graph;
         graph = timed(&mut phases, &format!("em{t}.graph"), progress, || {
             graph::build(&z, &p.graph, p.seed)
@@ -297,6 +300,10 @@ pub fn run(pre: &Preprocessed, p: &RunParams, progress: Progress) -> Result<RunO
         },
         penalty: Penalty { l1: p.l1, l2: p.l2 },
     };
+    drop(current);
+    let mut recon_ori = pre.expr.x.to_dense();
+    ae_phase1.reconstruct_in_place(&mut recon_ori)?;
+    drop(ae_phase1);
     let mut imp = initial_ae;
     let ph = train_phase(
         "impute_ae",
@@ -309,7 +316,8 @@ pub fn run(pre: &Preprocessed, p: &RunParams, progress: Progress) -> Result<RunO
         progress,
     )?;
     phases.push(ph);
-    let (_, mut imputed) = imp.reconstruct(&recon_ori)?;
+    imp.reconstruct_in_place(&mut recon_ori)?;
+    let mut imputed = recon_ori;
     if let Some(th) = p.zero_below {
         imputed.data.par_iter_mut().for_each(|v| {
             if *v < th {
@@ -548,7 +556,7 @@ fn concat_cols(a: &Dense, b: &Dense) -> Dense {
 /// only with early stopping).
 fn cluster_autoencoders(
     ae: &Autoencoder,
-    current: &Dense,
+    current: Dense,
     labels: &[usize],
     loss: &AeLoss,
     p: &RunParams,
@@ -561,20 +569,27 @@ fn cluster_autoencoders(
         members[l].push(i);
     }
     let bar = progress.bar(&format!("em{t}.cluster_ae"), k);
-    let results: Vec<Result<(Dense, usize)>> = members
-        .par_iter()
-        .map(|rows| {
-            let xc = current.select_rows(rows);
+    // Split by cluster and free the whole: two dense copies at most (the clusters'
+    // parts, then the reassembled matrix).
+    let parts: Vec<Dense> = members
+        .iter()
+        .map(|rows| current.select_rows(rows))
+        .collect();
+    let (n, g) = (current.rows, current.cols);
+    drop(current);
+    let results: Vec<Result<(Dense, usize)>> = parts
+        .into_par_iter()
+        .map(|mut xc| {
             let mut m = ae.clone();
             m.reset_optimizer();
             let l = train_windows(&mut m, &xc, &xc, loss, p.cluster_epochs, p, &mut |_, _| {})?;
-            let (_, r) = m.reconstruct(&xc)?;
+            m.reconstruct_in_place(&mut xc)?;
             bar.inc(1);
-            Ok((r, l.len()))
+            Ok((xc, l.len()))
         })
         .collect();
     bar.finish_and_clear();
-    let mut out = Dense::zeros(current.rows, current.cols);
+    let mut out = Dense::zeros(n, g);
     let mut epochs = 0;
     for (rows, r) in members.iter().zip(results) {
         let (r, e) = r?;
