@@ -175,12 +175,28 @@ impl Autoencoder {
     /// outputs near 0, as in scGNN, so training starts from the same large error
     /// (starting at the gene means instead lets the network settle on the mean).
     pub fn lift_dead_outputs(&mut self, x: &Dense) -> Result<usize> {
-        let (_, pre) = self.forward_all(x, true, false)?;
-        let pre = pre.expect("reconstruction requested");
-        let mut low = vec![f32::INFINITY; pre.cols];
-        for r in 0..pre.rows {
-            for (m, &v) in low.iter_mut().zip(pre.row(r)) {
-                *m = m.min(v);
+        self.check_input(x, "the autoencoder input")?;
+        let dims = self.dims();
+        // Chunk by chunk, so no cells × genes matrix of pre-activations is held.
+        let mut bufs = ForwardBuffers::new(&dims, self.cfg.chunk_rows.min(x.rows.max(1)));
+        let mut z = vec![0.0; bufs.cap * dims[2]];
+        let mut pre = vec![0.0; bufs.cap * dims[4]];
+        let mut low = vec![f32::INFINITY; dims[4]];
+        for c in batches(x.rows, bufs.cap) {
+            let rows = c.len();
+            let pre = &mut pre[..rows * dims[4]];
+            let xin = &x.data[c.start * dims[0]..c.end * dims[0]];
+            self.forward_chunk(
+                xin,
+                &mut z[..rows * dims[2]],
+                Some(&mut *pre),
+                false,
+                &mut bufs,
+            );
+            for row in pre.chunks(dims[4]) {
+                for (m, &v) in low.iter_mut().zip(row) {
+                    *m = m.min(v);
+                }
             }
         }
         let last = self.layers.last_mut().expect("four layers");
@@ -418,14 +434,8 @@ impl Autoencoder {
     }
 
     /// Forward pass over all rows of `x` in chunks; returns the embedding and,
-    /// when asked, the reconstruction (`relu_out` false gives the output layer's
-    /// pre-activations instead).
-    fn forward_all(
-        &self,
-        x: &Dense,
-        want_recon: bool,
-        relu_out: bool,
-    ) -> Result<(Dense, Option<Dense>)> {
+    /// when asked, the reconstruction.
+    fn forward_all(&self, x: &Dense, want_recon: bool) -> Result<(Dense, Option<Dense>)> {
         self.check_input(x, "the autoencoder input")?;
         let dims = self.dims();
         let mut z = Dense::zeros(x.rows, dims[2]);
@@ -437,7 +447,7 @@ impl Autoencoder {
             let out = recon
                 .as_mut()
                 .map(|r| &mut r.data[c.start * dims[4]..c.end * dims[4]]);
-            self.forward_chunk(xin, zc, out, relu_out, &mut bufs);
+            self.forward_chunk(xin, zc, out, true, &mut bufs);
         }
         Ok((z, recon))
     }
@@ -486,12 +496,12 @@ impl Autoencoder {
 
     /// The embedding (cells × latent) of `x`.
     pub fn encode(&self, x: &Dense) -> Result<Dense> {
-        Ok(self.forward_all(x, false, true)?.0)
+        Ok(self.forward_all(x, false)?.0)
     }
 
     /// A clean forward pass: (embedding, reconstruction).
     pub fn reconstruct(&self, x: &Dense) -> Result<(Dense, Dense)> {
-        let (z, r) = self.forward_all(x, true, true)?;
+        let (z, r) = self.forward_all(x, true)?;
         Ok((z, r.expect("reconstruction requested")))
     }
 

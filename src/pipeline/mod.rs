@@ -93,7 +93,8 @@ impl Progress {
 }
 
 /// Rough peak memory of a run in bytes: the dense working copies of the expression
-/// matrix, the KNN distance blocks, the graph and the LTMG states.
+/// matrix, the sparse input, the embeddings, the KNN lists, the graph and the LTMG
+/// states.
 pub fn estimate_peak_bytes(n_cells: usize, n_genes: usize, nnz: usize, p: &RunParams) -> u64 {
     let (n, g) = (n_cells as u64, n_genes as u64);
     // Reconstructions are written in place, so one dense cells × genes matrix is
@@ -105,11 +106,19 @@ pub fn estimate_peak_bytes(n_cells: usize, n_genes: usize, nnz: usize, p: &RunPa
         * (p.ae.chunk_rows.min(n_cells) as u64)
         * (2 * g + 2 * p.ae.hidden as u64 + p.ae.latent as u64)
         * 4;
-    let knn = 1024 * n * 4 + n * p.graph.k as u64 * 24;
+    // Shortlists of k + 16 candidates (score and index) per cell, the exact
+    // neighbour lists and the graph's edges; the distance tiles are per thread.
+    let k = p.graph.k as u64;
+    let knn = n * (k + 16) * 8 + n * k * 24 + rayon::current_num_threads() as u64 * (1 << 20);
     let ltmg = if p.needs_ltmg() { nnz as u64 * 9 } else { 0 };
-    let gae = n * (p.gae.hidden1 as u64 + 3 * p.gae.hidden2 as u64) * 4 * 4
-        + n * p.graph.k as u64 * 2 * 12;
-    dense + ae_work + knn + ltmg + gae + (256 << 20)
+    let gae = if p.embedding == EmbeddingUse::Autoencoder {
+        0
+    } else {
+        n * (p.gae.hidden1 as u64 + 3 * p.gae.hidden2 as u64) * 4 * 4 + n * k * 2 * 12
+    };
+    // The embedding, its copy for clustering and the KNN's normalised copy.
+    let embeddings = 3 * n * p.ae.latent as u64 * 4;
+    dense + ae_work + knn + ltmg + gae + embeddings + (256 << 20)
 }
 
 /// Runs the whole method on preprocessed data.
