@@ -16,6 +16,18 @@ pub struct Csr<T> {
     pub data: Vec<T>,
 }
 
+/// A sparse row given as (sorted column indices, values).
+pub trait RowEntries<T> {
+    /// The row's column indices and values.
+    fn entries(&self) -> (&[u32], &[T]);
+}
+
+impl<T> RowEntries<T> for (&[u32], &[T]) {
+    fn entries(&self) -> (&[u32], &[T]) {
+        (self.0, self.1)
+    }
+}
+
 impl<T: Copy + Default + PartialEq> Csr<T> {
     /// An empty `rows × cols` matrix.
     pub fn zeros(rows: usize, cols: usize) -> Self {
@@ -65,29 +77,40 @@ impl<T: Copy + Default + PartialEq> Csr<T> {
 
     /// The transpose, in O(nnz + rows + cols).
     pub fn transpose(&self) -> Csr<T> {
-        let mut counts = vec![0usize; self.cols + 1];
-        for &c in &self.indices {
-            counts[c as usize + 1] += 1;
+        let rows: Vec<(&[u32], &[T])> = (0..self.rows).map(|r| self.row(r)).collect();
+        Csr::from_rows_transposed(rows, self.cols)
+    }
+
+    /// The transpose of the `rows.len() × n_cols` matrix whose rows are given as
+    /// (sorted column indices, values). Rows are consumed in order, so a caller's
+    /// owned rows are freed while the result fills, and every output row stays sorted.
+    pub fn from_rows_transposed<R: RowEntries<T>>(rows: Vec<R>, n_cols: usize) -> Csr<T> {
+        let n_rows = rows.len();
+        let mut indptr = vec![0usize; n_cols + 1];
+        for r in &rows {
+            for &c in r.entries().0 {
+                indptr[c as usize + 1] += 1;
+            }
         }
-        for c in 0..self.cols {
-            counts[c + 1] += counts[c];
+        for c in 0..n_cols {
+            indptr[c + 1] += indptr[c];
         }
-        let indptr = counts.clone();
-        let mut next = counts;
-        let mut indices = vec![0u32; self.nnz()];
-        let mut data = vec![T::default(); self.nnz()];
-        for r in 0..self.rows {
-            let (ci, cv) = self.row(r);
+        let nnz = indptr[n_cols];
+        let mut next = indptr[..n_cols].to_vec();
+        let mut indices = vec![0u32; nnz];
+        let mut data = vec![T::default(); nnz];
+        for (i, r) in rows.into_iter().enumerate() {
+            let (ci, cv) = r.entries();
             for (&c, &v) in ci.iter().zip(cv) {
                 let p = next[c as usize];
-                indices[p] = r as u32;
+                indices[p] = i as u32;
                 data[p] = v;
                 next[c as usize] += 1;
             }
         }
         Csr {
-            rows: self.cols,
-            cols: self.rows,
+            rows: n_cols,
+            cols: n_rows,
             indptr,
             indices,
             data,

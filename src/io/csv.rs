@@ -5,7 +5,7 @@
 
 use super::{open_maybe_gz, read_error, ReadOptions};
 use crate::error::{Error, Result};
-use crate::matrix::{Csr, Dense, ExprMatrix};
+use crate::matrix::{Csr, Dense, ExprMatrix, RowEntries};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -139,7 +139,7 @@ pub fn read_delimited(path: &Path, opts: &ReadOptions, delim: Option<u8>) -> Res
     let x = if opts.cells_as_rows {
         concat_rows(rows, n_cols)
     } else {
-        scatter_transposed(rows, n_cols)
+        Csr::from_rows_transposed(rows, n_cols)
     };
     let (genes, cells) = if opts.cells_as_rows {
         (cols, row_names)
@@ -195,37 +195,9 @@ fn concat_rows(rows: Vec<ParsedLine>, n_cols: usize) -> Csr<f32> {
     }
 }
 
-/// Parsed lines as the columns of a CSR matrix (the transpose of
-/// [`concat_rows`]); lines are visited in order, so every row's indices stay sorted.
-fn scatter_transposed(rows: Vec<ParsedLine>, n_cols: usize) -> Csr<f32> {
-    let n_lines = rows.len();
-    let mut indptr = vec![0usize; n_cols + 1];
-    for r in &rows {
-        for &c in &r.idx {
-            indptr[c as usize + 1] += 1;
-        }
-    }
-    for c in 0..n_cols {
-        indptr[c + 1] += indptr[c];
-    }
-    let nnz = indptr[n_cols];
-    let mut next = indptr[..n_cols].to_vec();
-    let mut indices = vec![0u32; nnz];
-    let mut data = vec![0.0f32; nnz];
-    for (line, r) in rows.into_iter().enumerate() {
-        for (&c, &v) in r.idx.iter().zip(&r.val) {
-            let p = next[c as usize];
-            indices[p] = line as u32;
-            data[p] = v;
-            next[c as usize] += 1;
-        }
-    }
-    Csr {
-        rows: n_cols,
-        cols: n_lines,
-        indptr,
-        indices,
-        data,
+impl RowEntries<f32> for ParsedLine {
+    fn entries(&self) -> (&[u32], &[f32]) {
+        (&self.idx, &self.val)
     }
 }
 
