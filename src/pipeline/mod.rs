@@ -209,7 +209,8 @@ pub fn run(pre: &Preprocessed, p: &RunParams, progress: Progress) -> Result<RunO
     // The imputation needs this phase's reconstruction again at the end; keeping the
     // weights and recomputing it then (one forward pass) saves a dense cells × genes
     // copy through the whole EM loop.
-    let ae_phase1 = ae.clone();
+    let mut ae_phase1 = ae.clone();
+    ae_phase1.reset_optimizer(); // only its weights are used: free the Adam moments
     let mut current = x;
     let mut z = ae.reconstruct_in_place(&mut current)?;
 
