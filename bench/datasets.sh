@@ -7,6 +7,7 @@
 #
 # Usage: bench/datasets.sh [DATASET ...]   (default: every folder of ../shared/data)
 # Env:   CONFIGS="default paper quick"  BENCH="dropout mcv"  REPEATS=3 (dropout masks)
+#        (CONFIGS= or BENCH= set empty skips that part)
 #        OUT=bench/out
 # Every step runs the full pipeline at scGNN's epoch counts: about 5 min for goolam,
 # 15 min for chung and 2.5 h for worm_neuron on 2 cores (each dropout repeat is a run).
@@ -20,15 +21,17 @@ out="${OUT:-bench/out}"
 mkdir -p "$out"
 sets=("$@")
 [ $# -eq 0 ] && sets=($(ls "$data" | while read -r d; do [ -f "$data/$d/counts.csv.gz" ] && echo "$d"; done))
-configs=(${CONFIGS:-default paper quick})
-benches=(${BENCH:-dropout mcv})
+configs=(${CONFIGS-default paper quick})
+benches=(${BENCH-dropout mcv})
 repeats="${REPEATS:-3}"
 
 echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "Date: $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD)"
-echo
-echo "| data set | config | ARI | NMI | silhouette | clusters | EM iterations | seconds | peak RSS (MiB) |"
-echo "|---|---|---|---|---|---|---|---|---|"
+if [ ${#configs[@]} -gt 0 ]; then
+  echo
+  echo "| data set | config | ARI | NMI | silhouette | clusters | EM iterations | seconds | peak RSS (MiB) |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+fi
 for d in "${sets[@]}"; do
   for c in "${configs[@]}"; do
     case $c in
