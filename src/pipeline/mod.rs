@@ -99,8 +99,10 @@ pub fn estimate_peak_bytes(n_cells: usize, n_genes: usize, nnz: usize, p: &RunPa
     let (n, g) = (n_cells as u64, n_genes as u64);
     // Reconstructions are written in place, so one dense cells × genes matrix is
     // alive at a time, two while the cluster autoencoders split and reassemble it
-    // and while the h5ad writer encodes the imputed matrix. The sparse input (and
-    // the raw counts kept for the output) stay alive throughout.
+    // and while the h5ad writer encodes the imputed matrix. Two sparse matrices are
+    // alive throughout: the transformed input and the raw counts kept for the
+    // output during training, the raw counts and the writer's copy of them while
+    // writing (the CLI frees the transformed input first).
     let dense = 2 * n * g * 4 + 2 * nnz as u64 * 8;
     let ae_work = 3
         * (p.ae.chunk_rows.min(n_cells) as u64)
