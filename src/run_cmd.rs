@@ -218,10 +218,10 @@ pub fn run(a: &RunArgs, seed: u64, quiet: bool) -> Result<()> {
     }
     // Only the names and the raw counts of `pre` are written. Emptying the
     // transformed matrix first keeps the output stage (the h5ad writer copies the
-    // imputed matrix and the counts) within `estimate_peak_bytes`.
+    // counts) within `estimate_peak_bytes`.
     let mut pre = pre;
     pre.expr.x = scgnn::Csr::zeros(pre.expr.x.rows, pre.expr.x.cols);
-    pipeline::write_outputs(&a.output_dir, &name, &pre, &out)?;
+    pipeline::write_outputs(&a.output_dir, &name, &pre, &mut out)?;
     if !a.no_plot {
         let t = Instant::now();
         let by_cell: Option<std::collections::HashMap<&str, &str>> = truth

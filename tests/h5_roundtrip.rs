@@ -47,9 +47,23 @@ fn h5ad_csr_round_trip_exact() {
         let p = tmp(&format!("rt-{gzip:?}.h5ad"));
         let mut out = H5adOutput::new(XData::Csr(&m.x), &m.cells, &m.genes);
         out.gzip = gzip;
-        write_h5ad(&p, &out).unwrap();
+        write_h5ad(&p, out.clone()).unwrap();
         assert_eq!(read_h5ad(&p).unwrap(), m);
     }
+}
+
+#[test]
+fn h5ad_owned_dense_writes_the_same_file() {
+    let m = sample(40, 17, false);
+    let d = m.x.to_dense();
+    let (a, b) = (tmp("borrowed.h5ad"), tmp("owned.h5ad"));
+    write_h5ad(&a, H5adOutput::new(XData::Dense(&d), &m.cells, &m.genes)).unwrap();
+    write_h5ad(
+        &b,
+        H5adOutput::new(XData::DenseOwned(d.clone()), &m.cells, &m.genes),
+    )
+    .unwrap();
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
 }
 
 #[test]
@@ -57,7 +71,7 @@ fn h5ad_dense_round_trip_exact() {
     let m = sample(12, 9, false);
     let d = m.x.to_dense();
     let p = tmp("dense.h5ad");
-    write_h5ad(&p, &H5adOutput::new(XData::Dense(&d), &m.cells, &m.genes)).unwrap();
+    write_h5ad(&p, H5adOutput::new(XData::Dense(&d), &m.cells, &m.genes)).unwrap();
     assert_eq!(read_h5ad(&p).unwrap(), m);
 }
 
@@ -69,7 +83,7 @@ fn h5ad_empty_matrix_round_trip() {
         cells: vec!["x".into(), "y".into(), "z".into()],
     };
     let p = tmp("empty.h5ad");
-    write_h5ad(&p, &H5adOutput::new(XData::Csr(&m.x), &m.cells, &m.genes)).unwrap();
+    write_h5ad(&p, H5adOutput::new(XData::Csr(&m.x), &m.cells, &m.genes)).unwrap();
     assert_eq!(read_h5ad(&p).unwrap(), m);
 }
 
@@ -117,7 +131,7 @@ fn full_scgnn_output_writes_and_reads_back_x() {
     for gzip in [None, Some(6)] {
         out.gzip = gzip;
         let p = tmp(&format!("full-{gzip:?}.h5ad"));
-        write_h5ad(&p, &out).unwrap();
+        write_h5ad(&p, out.clone()).unwrap();
         let back = read_h5ad(&p).unwrap();
         assert_eq!(back.x, Csr::from_dense(&imputed));
         assert_eq!(back.cells, m.cells);
@@ -135,7 +149,7 @@ fn full_scgnn_output_writes_and_reads_back_x() {
     let bad = vec![1usize; 29];
     out.obs_cluster = Some(&bad);
     let p2 = tmp("never.h5ad");
-    assert!(write_h5ad(&p2, &out).is_err());
+    assert!(write_h5ad(&p2, out).is_err());
     assert!(!p2.exists());
 }
 
@@ -144,7 +158,7 @@ fn invalid_values_are_input_errors_with_positions() {
     let mut m = sample(6, 5, false);
     m.x.data[3] = -1.0;
     let p = tmp("neg.h5ad");
-    write_h5ad(&p, &H5adOutput::new(XData::Csr(&m.x), &m.cells, &m.genes)).unwrap();
+    write_h5ad(&p, H5adOutput::new(XData::Csr(&m.x), &m.cells, &m.genes)).unwrap();
     let e = read_h5ad(&p).unwrap_err().to_string();
     assert!(
         e.contains("X/data[3]") && e.contains("negative value -1"),
@@ -154,7 +168,7 @@ fn invalid_values_are_input_errors_with_positions() {
     m.x.data[3] = f32::NAN;
     let d = m.x.to_dense();
     let p = tmp("nan.h5ad");
-    write_h5ad(&p, &H5adOutput::new(XData::Dense(&d), &m.cells, &m.genes)).unwrap();
+    write_h5ad(&p, H5adOutput::new(XData::Dense(&d), &m.cells, &m.genes)).unwrap();
     let e = read_h5ad(&p).unwrap_err().to_string();
     assert!(e.contains("X[") && e.contains("not finite"), "{e}");
 
@@ -174,7 +188,7 @@ fn names_must_match_the_matrix() {
     let short = &m.cells[..5];
     let e = write_h5ad(
         &tmp("x.h5ad"),
-        &H5adOutput::new(XData::Csr(&m.x), short, &m.genes),
+        H5adOutput::new(XData::Csr(&m.x), short, &m.genes),
     );
     assert!(matches!(e, Err(scgnn::Error::Usage(_))));
     let mut bad = m.clone();
@@ -216,7 +230,7 @@ fn large_files_timing() {
         let mut out = H5adOutput::new(XData::Csr(&m.x), &m.cells, &m.genes);
         out.gzip = gzip;
         let t = Instant::now();
-        write_h5ad(&p, &out).unwrap();
+        write_h5ad(&p, out.clone()).unwrap();
         let w = t.elapsed();
         let t = Instant::now();
         let back = read_h5ad(&p).unwrap();

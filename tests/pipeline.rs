@@ -76,8 +76,8 @@ fn same_seed_same_files_and_scgnn_formats() {
     let d1 = tmpdir("a");
     let d2 = tmpdir("b");
     for d in [&d1, &d2] {
-        let out = run(&pre, &p, Progress { bars: false }).unwrap();
-        write_outputs(d, "sim", &pre, &out).unwrap();
+        let mut out = run(&pre, &p, Progress { bars: false }).unwrap();
+        write_outputs(d, "sim", &pre, &mut out).unwrap();
     }
     for f in [
         "sim_recon.csv",

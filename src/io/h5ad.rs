@@ -14,7 +14,7 @@ use crate::io::h5util::{
     Parent, SparseData,
 };
 use crate::matrix::{Csr, Dense, ExprMatrix};
-use hdf5_pure::{AttrValue, FileBuilder, GroupBuilder};
+use hdf5_pure::{make_f32_type, AttrValue, FileBuilder, GroupBuilder};
 use std::path::Path;
 
 const EXPECTED: &str = "an AnnData .h5ad file (anndata ≥ 0.7)";
@@ -199,12 +199,16 @@ fn read_index(r: &H5Reader, df: &str, n: usize) -> Result<Vec<String>> {
 }
 
 /// `X` to write: sparse or dense, cells × genes.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum XData<'a> {
     /// Sparse matrix, written as `csr_matrix`.
     Csr(&'a Csr<f32>),
     /// Dense matrix, written as a 2-D array.
     Dense(&'a Dense),
+    /// Dense matrix handed over to the writer, written as a 2-D array. Its values
+    /// are released while they are turned into the file's bytes, so the writer
+    /// never holds a second dense copy (7.5 GiB at a million cells × 2 000 genes).
+    DenseOwned(Dense),
 }
 
 impl XData<'_> {
@@ -213,6 +217,7 @@ impl XData<'_> {
         match self {
             XData::Csr(m) => (m.rows, m.cols),
             XData::Dense(d) => (d.rows, d.cols),
+            XData::DenseOwned(d) => (d.rows, d.cols),
         }
     }
 }
@@ -354,7 +359,7 @@ fn encode<P: Parent + ?Sized>(p: &mut P, ty: &str, version: &str) {
 
 /// Writes `out` as an `.h5ad` file at `path`, atomically (temporary file, then
 /// rename), in the layout anndata ≥ 0.7 and scanpy read.
-pub fn write_h5ad(path: &Path, out: &H5adOutput) -> Result<()> {
+pub fn write_h5ad(path: &Path, out: H5adOutput) -> Result<()> {
     out.validate()?;
     write_atomic(path, |tmp| {
         let fb = build(out);
@@ -363,15 +368,11 @@ pub fn write_h5ad(path: &Path, out: &H5adOutput) -> Result<()> {
 }
 
 /// Assembles the whole file in an `hdf5-pure` builder.
-fn build(out: &H5adOutput) -> FileBuilder {
+fn build(out: H5adOutput) -> FileBuilder {
     let gz = out.gzip;
     let mut fb = FileBuilder::new();
     encode(&mut fb, "anndata", "0.1.0");
-    match out.x {
-        XData::Csr(m) => fb.add_group(csr_group("X", m, gz)),
-        XData::Dense(d) => dense_dataset(&mut fb, "X", d, gz),
-    }
-    fb.add_group(obs_group(out));
+    fb.add_group(obs_group(&out));
     fb.add_group(dataframe("var", out.var_names, Vec::new()));
     fb.add_group(dict("layers", |g| {
         let layers = out.counts_layer.map(|c| ("counts", c)).into_iter();
@@ -381,7 +382,7 @@ fn build(out: &H5adOutput) -> FileBuilder {
     }));
     fb.add_group(dict("obsm", |g| {
         for (k, d) in &out.obsm {
-            dense_dataset(g, k, d, gz);
+            dense_dataset(g, k, d.rows, d.cols, f32_bytes(&d.data), gz);
         }
     }));
     fb.add_group(dict("obsp", |g| {
@@ -400,6 +401,15 @@ fn build(out: &H5adOutput) -> FileBuilder {
             d.set_attr("encoding-version", vstr("0.2.0"));
         }
     }));
+    // Last, so that an owned X is converted after everything else is staged.
+    match out.x {
+        XData::Csr(m) => fb.add_group(csr_group("X", m, gz)),
+        XData::Dense(d) => dense_dataset(&mut fb, "X", d.rows, d.cols, f32_bytes(&d.data), gz),
+        XData::DenseOwned(d) => {
+            let (rows, cols) = (d.rows, d.cols);
+            dense_dataset(&mut fb, "X", rows, cols, into_f32_bytes(d.data), gz)
+        }
+    }
     fb
 }
 
@@ -424,19 +434,62 @@ fn csr_group(name: &str, m: &Csr<f32>, gz: Option<u32>) -> hdf5_pure::FinishedGr
 }
 
 /// A dense 2-D `array` dataset.
-fn dense_dataset<P: Parent + ?Sized>(p: &mut P, name: &str, d: &Dense, gz: Option<u32>) {
+fn dense_dataset<P: Parent + ?Sized>(
+    p: &mut P,
+    name: &str,
+    rows: usize,
+    cols: usize,
+    bytes: Vec<u8>,
+    gz: Option<u32>,
+) {
     let ds = p.dataset(name);
-    ds.with_f32_data(&d.data)
-        .with_shape(&[d.rows as u64, d.cols as u64])
+    ds.with_raw_data(make_f32_type(), bytes, (rows * cols) as u64)
+        .with_shape(&[rows as u64, cols as u64])
         .set_attr("encoding-type", vstr("array"))
         .set_attr("encoding-version", vstr("0.2.0"));
     if let Some(l) = gz {
-        if d.rows > 0 && d.cols > 0 {
-            let rows_per_chunk = ((1usize << 16) / d.cols).clamp(1, d.rows);
-            ds.with_chunks(&[rows_per_chunk as u64, d.cols as u64])
+        if rows > 0 && cols > 0 {
+            let rows_per_chunk = ((1usize << 16) / cols).clamp(1, rows);
+            ds.with_chunks(&[rows_per_chunk as u64, cols as u64])
                 .with_deflate(l);
         }
     }
+}
+
+/// Little-endian bytes of `v` (HDF5's layout for our f32 datatype).
+fn f32_bytes(v: &[f32]) -> Vec<u8> {
+    let mut b = vec![0u8; v.len() * 4];
+    for (o, x) in b.chunks_exact_mut(4).zip(v) {
+        o.copy_from_slice(&x.to_le_bytes());
+    }
+    b
+}
+
+/// Like [`f32_bytes`], releasing `v` as it goes: blocks are converted from the end
+/// and the vector shrunk after each, while the zeroed byte buffer is only backed
+/// by memory where it has been written. So the two together stay about one
+/// matrix large instead of two, where the allocator returns shrunk memory (glibc
+/// does for large blocks); elsewhere the peak is the same as a copy.
+fn into_f32_bytes(v: Vec<f32>) -> Vec<u8> {
+    into_f32_bytes_by(v, 1 << 24) // blocks of 64 MiB
+}
+
+fn into_f32_bytes_by(mut v: Vec<f32>, block: usize) -> Vec<u8> {
+    let mut b = vec![0u8; v.len() * 4];
+    let mut end = v.len();
+    while end > 0 {
+        let start = end.saturating_sub(block);
+        for (o, x) in b[start * 4..end * 4]
+            .chunks_exact_mut(4)
+            .zip(&v[start..end])
+        {
+            o.copy_from_slice(&x.to_le_bytes());
+        }
+        v.truncate(start);
+        v.shrink_to_fit();
+        end = start;
+    }
+    b
 }
 
 /// A "string-array" dataset.
@@ -525,12 +578,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn owned_conversion_matches_the_copy_for_any_block() {
+        let v: Vec<f32> = (0..103).map(|i| i as f32 * -0.37 + 1e-3).collect();
+        for block in [1, 7, 103, 1000] {
+            assert_eq!(into_f32_bytes_by(v.clone(), block), f32_bytes(&v));
+        }
+        assert!(into_f32_bytes_by(Vec::new(), 7).is_empty());
+    }
+
+    #[test]
     fn dense_x_read_in_small_windows_is_exact() {
         let d = Dense::from_vec(7, 3, (0..21).map(|v| (v % 4) as f32 * 0.5).collect());
         let names: Vec<String> = (0..7).map(|i| i.to_string()).collect();
         let genes: Vec<String> = (0..3).map(|i| format!("g{i}")).collect();
         let p = std::env::temp_dir().join(format!("scgnn-h5ad-win-{}.h5ad", std::process::id()));
-        write_h5ad(&p, &H5adOutput::new(XData::Dense(&d), &names, &genes)).unwrap();
+        write_h5ad(&p, H5adOutput::new(XData::Dense(&d), &names, &genes)).unwrap();
         let r = H5Reader::open(&p, EXPECTED).unwrap();
         for window in [1, 3, 5, 6, 21, 100] {
             assert_eq!(

@@ -159,7 +159,7 @@ pub fn write_matrix(path: &Path, m: &ExprMatrix, format: Option<Format>) -> Resu
         Format::TenxH5 => tenx_h5::write_10x_h5(path, m),
         Format::H5ad => h5ad::write_h5ad(
             path,
-            &h5ad::H5adOutput::new(h5ad::XData::Csr(&m.x), &m.cells, &m.genes),
+            h5ad::H5adOutput::new(h5ad::XData::Csr(&m.x), &m.cells, &m.genes),
         ),
     }
 }

@@ -130,7 +130,7 @@ pub fn write_ltmg(dest: &Path, expr: &ExprMatrix, states: &Csr<u8>) -> Result<()
             &expr.genes,
         );
         h.extra_layers.push(("ltmg", &as_f32));
-        super::h5ad::write_h5ad(dest, &h)
+        super::h5ad::write_h5ad(dest, h)
     } else {
         let m = ExprMatrix {
             x: as_f32,

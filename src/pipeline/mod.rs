@@ -99,11 +99,13 @@ pub fn estimate_peak_bytes(n_cells: usize, n_genes: usize, nnz: usize, p: &RunPa
     let (n, g) = (n_cells as u64, n_genes as u64);
     // Reconstructions are written in place, so one dense cells × genes matrix is
     // alive at a time, two while the cluster autoencoders split and reassemble it
-    // and while the h5ad writer encodes the imputed matrix. Two sparse matrices are
-    // alive throughout: the transformed input and the raw counts kept for the
-    // output during training, the raw counts and the writer's copy of them while
-    // writing (the CLI frees the transformed input first).
-    let dense = 2 * n * g * 4 + 2 * nnz as u64 * 8;
+    // (not in quick mode); the h5ad writer releases the imputed matrix as it encodes
+    // it. Two sparse matrices are alive throughout: the transformed input and the
+    // raw counts kept for the output during training, the raw counts and the
+    // writer's copy of them while writing (the CLI frees the transformed input
+    // first).
+    let dense_copies = if p.quickmode { 1 } else { 2 };
+    let dense = dense_copies * n * g * 4 + 2 * nnz as u64 * 8;
     let ae_work = 3
         * (p.ae.chunk_rows.min(n_cells) as u64)
         * (2 * g + 2 * p.ae.hidden as u64 + p.ae.latent as u64)
@@ -653,12 +655,14 @@ fn impute_weights(adj: &Csr<f32>, labels: &[usize], p: &RunParams) -> Option<Vec
 }
 
 /// Writes every output file of a run into `dir`: the scGNN files (spec §10), the
-/// h5ad and the JSON report.
+/// h5ad and the JSON report. The imputed matrix is handed to the h5ad writer, which
+/// releases it while encoding (the output stage's memory peak), so `out.imputed`
+/// is left empty (0 × 0).
 pub fn write_outputs(
     dir: &std::path::Path,
     name: &str,
     pre: &Preprocessed,
-    out: &RunOutput,
+    out: &mut RunOutput,
 ) -> Result<()> {
     use crate::io::{h5ad, outputs};
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -671,13 +675,14 @@ pub fn write_outputs(
     let json =
         serde_json::to_string_pretty(&out.report).map_err(|e| Error::Numeric(e.to_string()))?;
     let graph = out.graph.pruned_graph();
-    let mut h5 = h5ad::H5adOutput::new(h5ad::XData::Dense(&out.imputed), cells, genes);
+    let imputed = std::mem::replace(&mut out.imputed, Dense::zeros(0, 0));
+    let mut h5 = h5ad::H5adOutput::new(h5ad::XData::DenseOwned(imputed), cells, genes);
     h5.counts_layer = Some(&pre.counts);
     h5.obs_cluster = Some(&out.labels);
     h5.obsm.push(("X_scgnn", &out.embedding));
     h5.obsp.push(("scgnn_graph", &graph));
     h5.uns_json = Some(json.clone());
-    h5ad::write_h5ad(&f(".h5ad"), &h5)?;
+    h5ad::write_h5ad(&f(".h5ad"), h5)?;
     outputs::write_text(&f("_report.json"), |w| w.write_all(json.as_bytes()))?;
     Ok(())
 }
