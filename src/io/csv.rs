@@ -459,7 +459,7 @@ pub fn write_dense_genes_by_cells<W: Write>(
     let n = cells.len();
     let in_flight = BLOCK * 2 * rayon::current_num_threads();
     for group in (0..genes.len()).collect::<Vec<_>>().chunks(in_flight) {
-        let blocks: Vec<Vec<u8>> = group
+        let blocks: Vec<Vec<Vec<u8>>> = group
             .par_chunks(BLOCK)
             .map(|block| {
                 let mut lines: Vec<Vec<u8>> = block
@@ -477,16 +477,12 @@ pub fn write_dense_genes_by_cells<W: Write>(
                         push_f32(l, v);
                     }
                 }
-                let mut out = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
-                for l in lines {
-                    out.extend_from_slice(&l);
-                    out.push(b'\n');
-                }
-                out
+                lines.iter_mut().for_each(|l| l.push(b'\n'));
+                lines
             })
             .collect();
-        for b in blocks {
-            w.write_all(&b)?;
+        for line in blocks.iter().flatten() {
+            w.write_all(line)?;
         }
     }
     Ok(())
