@@ -83,7 +83,7 @@ fn main() -> scgnn::Result<()> {
         .map_err(|e| scgnn::Error::Resources(format!("thread pool: {e}")))?;
     let p = LtmgParams::default();
     let t = std::time::Instant::now();
-    let l = pool.install(|| ltmg::run(&m, &p))?;
+    let l = pool.install(|| ltmg::run(&m, &p, 123))?;
     let secs = t.elapsed().as_secs_f64();
     let mut ks = vec![0usize; p.kmax + 1];
     for g in &l.models {

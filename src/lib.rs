@@ -5,6 +5,7 @@
 //! matrix → (LTMG) → feature autoencoder → cell graph → graph autoencoder →
 //! clustering → cluster autoencoders → imputation → outputs.
 
+pub mod choice;
 pub mod cluster;
 pub mod error;
 pub mod evaluate;

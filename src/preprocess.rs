@@ -20,52 +20,38 @@ use crate::matrix::{Csr, ExprMatrix};
 use rayon::prelude::*;
 
 /// Value transform applied after selection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 pub enum Transform {
     /// ln(1 + x) (scGNN's `--transform log`).
+    #[value(alias = "log1p")]
     Log,
     /// Values unchanged (input already logged).
+    #[value(alias = "no")]
     None,
 }
 
-impl std::str::FromStr for Transform {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "log" | "log1p" => Ok(Transform::Log),
-            "none" | "no" => Ok(Transform::None),
-            _ => Err(Error::Usage(format!(
-                "unknown transform '{s}'; use log or none"
-            ))),
-        }
-    }
-}
+crate::choice::value_enum_str!(Transform, "--transform");
 
 /// Per-cell depth normalisation applied before the variance ranking and the log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 pub enum Normalize {
     /// Scale every cell to the median library size of the kept cells (default).
+    #[value(alias = "median")]
     Total,
     /// Raw values, as scGNN does.
+    #[value(alias = "no")]
     None,
 }
 
-impl std::str::FromStr for Normalize {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "total" | "median" => Ok(Normalize::Total),
-            "none" | "no" => Ok(Normalize::None),
-            _ => Err(Error::Usage(format!(
-                "unknown normalisation '{s}'; use total or none"
-            ))),
-        }
-    }
-}
+crate::choice::value_enum_str!(Normalize, "--normalize");
 
 /// Preprocessing parameters, defaults from scGNN's `PreprocessingscGNN.py` (spec §1.3)
 /// plus the library-size normalisation described in the module docs.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PreprocessParams {
     /// A gene is kept if its fraction of non-zero cells is ≥ 1 − `gene_ratio` (0.99).
     pub gene_ratio: f64,
@@ -263,7 +249,7 @@ fn size_factors(x: &Csr<f32>) -> Vec<f32> {
 }
 
 /// Multiplies every row by its factor.
-fn scale_rows(x: &mut Csr<f32>, factors: &[f32]) {
+pub(crate) fn scale_rows(x: &mut Csr<f32>, factors: &[f32]) {
     if factors.iter().all(|&f| f == 1.0) {
         return;
     }
@@ -280,33 +266,6 @@ fn scale_rows(x: &mut Csr<f32>, factors: &[f32]) {
     });
 }
 
-impl Preprocessed {
-    /// The normalised values before the transform (the raw counts times the
-    /// size factors): what LTMG models.
-    pub fn scaled_counts(&self) -> std::borrow::Cow<'_, Csr<f32>> {
-        if self.size_factors.iter().all(|&f| f == 1.0) {
-            return std::borrow::Cow::Borrowed(&self.counts);
-        }
-        let mut c = self.counts.clone();
-        scale_rows(&mut c, &self.size_factors);
-        std::borrow::Cow::Owned(c)
-    }
-
-    /// Maps a matrix on the transformed scale (ln(1 + normalised value)) back to
-    /// raw counts in place: expm1, then divided by the cell's size factor.
-    pub fn to_count_scale(&self, m: &mut crate::matrix::Dense) {
-        let log = self.transform == Transform::Log;
-        m.data
-            .par_chunks_mut(m.cols.max(1))
-            .zip(self.size_factors.par_iter())
-            .for_each(|(row, &f)| {
-                for v in row {
-                    let x = if log { v.exp_m1() } else { *v };
-                    *v = x.max(0.0) / f;
-                }
-            });
-    }
-}
 
 /// Sample variance (ddof = 1) of every column, zeros included, in f64.
 pub fn column_variances(x: &Csr<f32>) -> Vec<f64> {
@@ -403,11 +362,15 @@ mod tests {
         assert!((d.get(0, 0) - 3.2f32.ln_1p()).abs() < 1e-6);
         assert!((d.get(1, 1) - 2f32.ln_1p()).abs() < 1e-6);
         assert_eq!(r.counts.to_dense().get(0, 0), 8.0);
-        let scaled = r.scaled_counts();
+        let scale = crate::pipeline::dataset::CountScale {
+            size_factors: r.size_factors.clone(),
+            transform: r.transform,
+        };
+        let scaled = scale.normalised(&r.counts);
         assert!((scaled.to_dense().get(0, 0) - 3.2).abs() < 1e-6);
         // Back to counts: the transform and the factors are undone.
         let mut back = r.expr.x.to_dense();
-        r.to_count_scale(&mut back);
+        scale.to_counts(&mut back);
         let raw = r.counts.to_dense();
         for (a, b) in back.data.iter().zip(&raw.data) {
             assert!((a - b).abs() < 1e-4, "{a} vs {b}");
@@ -442,5 +405,16 @@ mod tests {
         let err = preprocess(&e, &PreprocessParams::default()).unwrap_err();
         assert!(err.to_string().contains("all zero"), "{err}");
         assert_eq!(err.exit_code(), 2);
+    }
+}
+
+/// The one place that decides between preprocessing the input and taking it as
+/// already filtered and log-transformed (`--skip-preprocess`, scGNN's
+/// `Use_expression.csv`). Consumes the input, so it is freed once transformed.
+pub fn prepare(m: ExprMatrix, already_logged: bool, p: &PreprocessParams) -> Result<Preprocessed> {
+    if already_logged {
+        Ok(from_logged(m))
+    } else {
+        preprocess(&m, p)
     }
 }

@@ -1,6 +1,7 @@
 //! Clustering stage: every method on separated blobs, the LouvainK rule, k-means
 //! references, the guard, the O(N²) limits and determinism.
 
+use clap::ValueEnum;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
@@ -66,14 +67,13 @@ fn params(method: Method) -> ClusterParams {
     ClusterParams {
         method,
         n_clusters: 4,
-        seed: 7,
         ..ClusterParams::default()
     }
 }
 
 fn run(x: &Dense, truth: &[usize], method: Method, p: ClusterParams) -> f64 {
     let g = knn_graph(x, 10);
-    let c = cluster(x, &g, &p).unwrap();
+    let c = cluster(x, &g, &p, 10, 7).unwrap();
     let a = ari(&c.labels, truth);
     eprintln!(
         "{method}: K = {} ARI = {a:.4} note = {:?}",
@@ -204,11 +204,8 @@ fn cluster_louvain_k_rule() {
     }
     let g = Csr::from_triplets(n, n, t);
     let (x, _) = blobs(1, n, 5, 1.0, 5);
-    let p = ClusterParams {
-        seed: 1,
-        ..ClusterParams::default()
-    };
-    let r = cluster(&x, &g, &p).unwrap();
+    let p = ClusterParams::default();
+    let r = cluster(&x, &g, &p, 10, 1).unwrap();
     assert_eq!(r.louvain_communities, Some(c + iso));
     // auto resolution below 2 000 cells: ⌊9 × 0.8⌋ = 7.
     assert_eq!(r.n_clusters, 7);
@@ -216,7 +213,7 @@ fn cluster_louvain_k_rule() {
         method: Method::Louvain,
         ..p
     };
-    let r = cluster(&x, &g, &p).unwrap();
+    let r = cluster(&x, &g, &p, 10, 1).unwrap();
     assert_eq!(r.n_clusters, c + iso);
     let truth: Vec<usize> = (0..n)
         .map(|i| if i < c * size { i / size } else { i })
@@ -277,7 +274,7 @@ fn cluster_quadratic_methods_refuse_large_inputs() {
         Method::Optics,
         Method::MeanShift,
     ] {
-        match cluster(&x, &g, &params(m)) {
+        match cluster(&x, &g, &params(m), 10, 7) {
             Err(Error::Resources(msg)) => {
                 assert!(
                     msg.contains("20001 cells") && msg.contains("LouvainK"),
@@ -301,11 +298,11 @@ fn cluster_methods_deterministic_across_threads() {
         .num_threads(2)
         .build()
         .unwrap();
-    for m in Method::ALL {
+    for &m in Method::value_variants() {
         let p = params(m);
-        let a = one.install(|| cluster(&x, &g, &p).unwrap());
-        let b = two.install(|| cluster(&x, &g, &p).unwrap());
-        let c = two.install(|| cluster(&x, &g, &p).unwrap());
+        let a = one.install(|| cluster(&x, &g, &p, 10, 7).unwrap());
+        let b = two.install(|| cluster(&x, &g, &p, 10, 7).unwrap());
+        let c = two.install(|| cluster(&x, &g, &p, 10, 7).unwrap());
         assert_eq!(a, b, "{m}");
         assert_eq!(b, c, "{m}");
     }
@@ -313,7 +310,7 @@ fn cluster_methods_deterministic_across_threads() {
 
 #[test]
 fn cluster_parse_and_validate() {
-    for m in Method::ALL {
+    for &m in Method::value_variants() {
         assert_eq!(m.to_string().parse::<Method>().unwrap(), m);
         assert_eq!(m.to_string().to_uppercase().parse::<Method>().unwrap(), m);
     }
@@ -325,15 +322,20 @@ fn cluster_parse_and_validate() {
     assert!("-1".parse::<Resolution>().is_err());
     assert_eq!(Resolution::Auto.multiplier(1999), 0.8);
     assert_eq!(Resolution::Auto.multiplier(2000), 0.5);
-    assert!(ClusterParams::default().validate().is_ok());
+    assert!(ClusterParams::default().validate(10).is_ok());
     assert!(ClusterParams {
         n_clusters: 0,
         ..ClusterParams::default()
     }
-    .validate()
+    .validate(10)
     .is_err());
+    let optics = ClusterParams {
+        method: Method::Optics,
+        ..ClusterParams::default()
+    };
+    assert!(optics.validate(4).is_ok() && optics.validate(3).is_err());
     let x = Dense::from_vec(3, 1, vec![0.0, 1.0, 2.0]);
-    assert!(cluster(&x, &Csr::zeros(2, 2), &ClusterParams::default()).is_err());
+    assert!(cluster(&x, &Csr::zeros(2, 2), &ClusterParams::default(), 10, 0).is_err());
 }
 
 /// Timing only (run with `--ignored --nocapture`): LouvainK on 20 000 cells × 128-d,
@@ -356,7 +358,7 @@ fn cluster_bench_louvaink_20k() {
     t.dedup();
     let g = Csr::from_triplets(n, n, t.into_iter().map(|(a, b)| (a, b, 1.0)).collect());
     let t0 = std::time::Instant::now();
-    let c = cluster(&x, &g, &ClusterParams::default()).unwrap();
+    let c = cluster(&x, &g, &ClusterParams::default(), 10, 0).unwrap();
     eprintln!(
         "LouvainK 20k x 128: {:.2} s, k_L = {:?}, K = {}, ARI = {:.3}",
         t0.elapsed().as_secs_f64(),
@@ -369,7 +371,7 @@ fn cluster_bench_louvaink_20k() {
         ..ClusterParams::default()
     };
     let t0 = std::time::Instant::now();
-    let c = cluster(&x, &g, &p).unwrap();
+    let c = cluster(&x, &g, &p, 10, 0).unwrap();
     eprintln!(
         "KMeans(20) 20k x 128: {:.2} s, ARI = {:.3}",
         t0.elapsed().as_secs_f64(),

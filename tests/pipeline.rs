@@ -4,12 +4,12 @@
 
 use scgnn::evaluate::metrics::ari;
 use scgnn::pipeline::params::{EmbeddingUse, Regularizer, RunParams};
-use scgnn::pipeline::{run, write_outputs, Progress};
-use scgnn::preprocess::{preprocess, PreprocessParams, Preprocessed};
+use scgnn::pipeline::{run, Dataset, Job, Silent, Source};
 use scgnn::simulate::{simulate, SimParams};
+use scgnn::ExprMatrix;
 use std::path::PathBuf;
 
-fn data(cells: usize, clusters: usize, de: f64, seed: u64) -> (Preprocessed, Vec<usize>) {
+fn data(cells: usize, clusters: usize, de: f64, seed: u64) -> (ExprMatrix, Vec<usize>) {
     let (m, truth) = simulate(&SimParams {
         cells,
         genes: 400,
@@ -22,16 +22,23 @@ fn data(cells: usize, clusters: usize, de: f64, seed: u64) -> (Preprocessed, Vec
         ..Default::default()
     })
     .unwrap();
-    let pre = preprocess(
-        &m,
-        &PreprocessParams {
-            n_top_genes: 300,
-            ..Default::default()
+    (m, truth)
+}
+
+/// The library's entry point on an in-memory matrix, writing into `out` if given.
+fn run_job(m: &ExprMatrix, p: &RunParams, out: Option<&PathBuf>) -> scgnn::Result<Dataset> {
+    let job = Job {
+        source: Source::Matrix {
+            matrix: m.clone(),
+            description: "simulated".into(),
         },
-    )
-    .unwrap();
-    let truth = pre.kept_cells.iter().map(|&c| truth[c]).collect();
-    (pre, truth)
+        name: Some("sim".into()),
+        labels: None,
+        output_dir: out.cloned(),
+        plots: false,
+        params: p.clone(),
+    };
+    run(job, &Silent)
 }
 
 fn quick_params(seed: u64) -> RunParams {
@@ -47,6 +54,7 @@ fn quick_params(seed: u64) -> RunParams {
     p.ae.hidden = 128;
     p.ae.latent = 32;
     p.ae.batch_size = 64;
+    p.preprocess.n_top_genes = 300;
     p
 }
 
@@ -58,27 +66,32 @@ fn tmpdir(tag: &str) -> PathBuf {
 
 #[test]
 fn separated_clusters_are_recovered() {
-    let (pre, truth) = data(400, 4, 0.15, 11);
-    let out = run(&pre, &quick_params(1), Progress { bars: false }).unwrap();
-    let a = ari(&out.labels, &truth);
+    let (m, truth) = data(400, 4, 0.15, 11);
+    let ds = run_job(&m, &quick_params(1), None).unwrap();
+    let truth: Vec<usize> = ds.kept_cells.iter().map(|&c| truth[c]).collect();
+    let a = ari(ds.clusters.as_ref().unwrap(), &truth);
     eprintln!("ARI on 4 well-separated simulated clusters: {a:.3}");
     assert!(a > 0.8, "ARI {a}");
-    assert_eq!(out.imputed.rows, pre.expr.n_cells());
-    assert!(out.imputed.data.iter().all(|v| v.is_finite() && *v >= 0.0));
+    let imputed = ds.imputed.as_ref().unwrap();
+    assert_eq!(imputed.rows, ds.n_cells());
+    assert!(imputed.data.iter().all(|v| v.is_finite() && *v >= 0.0));
+    // The method released the working matrix; the counts stay for the outputs.
+    assert!(ds.x.is_none() && ds.counts.is_some());
 }
 
 #[test]
 fn same_seed_same_files_and_scgnn_formats() {
-    let (pre, _) = data(200, 3, 0.1, 5);
+    let (m, _) = data(200, 3, 0.1, 5);
     let mut p = quick_params(7);
     p.embedding = EmbeddingUse::Gae;
     p.regularizer = Regularizer::Ltmg;
     let d1 = tmpdir("a");
     let d2 = tmpdir("b");
+    let mut ds = None;
     for d in [&d1, &d2] {
-        let mut out = run(&pre, &p, Progress { bars: false }).unwrap();
-        write_outputs(d, "sim", &pre, &mut out).unwrap();
+        ds = Some(run_job(&m, &p, Some(d)).unwrap());
     }
+    let ds = ds.unwrap();
     for f in [
         "sim_recon.csv",
         "sim_embedding.csv",
@@ -89,11 +102,11 @@ fn same_seed_same_files_and_scgnn_formats() {
         let b = std::fs::read(d2.join(f)).unwrap();
         assert!(a == b, "{f} differs between two runs with the same seed");
     }
-    let n = pre.expr.n_cells();
+    let n = ds.n_cells();
     let recon = std::fs::read_to_string(d1.join("sim_recon.csv")).unwrap();
     let first = recon.lines().next().unwrap();
-    assert!(first.starts_with(&format!(",{}", pre.expr.cells[0])));
-    assert_eq!(recon.lines().count(), pre.expr.n_genes() + 1);
+    assert!(first.starts_with(&format!(",{}", ds.cells[0])));
+    assert_eq!(recon.lines().count(), ds.n_genes() + 1);
     assert_eq!(first.split(',').count(), n + 1);
     let emb = std::fs::read_to_string(d1.join("sim_embedding.csv")).unwrap();
     assert!(emb.starts_with(",embedding0,"));
@@ -126,21 +139,27 @@ fn same_seed_same_files_and_scgnn_formats() {
         assert!(rss[0] > 1.0, "peak RSS {rss:?}");
         assert!(rss.windows(2).all(|w| w[1] >= w[0]), "peak RSS {rss:?}");
     }
-    assert!(report["convergence"].as_str().unwrap().len() > 5);
+    assert!(report["convergence"]["message"].as_str().unwrap().len() > 5);
+    // Plain JSON of numbers and strings: parameters are typed, f32 values short.
+    assert_eq!(report["params"]["gamma"].as_f64(), Some(0.1));
+    assert_eq!(report["params"]["ae"]["hidden"].as_u64(), Some(128));
+    assert_eq!(report["params"]["cluster"]["method"].as_str(), Some("LouvainK"));
+    let text = std::fs::read_to_string(d1.join("sim_report.json")).unwrap();
+    assert!(!text.contains("0.0999999") && !text.contains("AeConfig {"), "{text}");
+    let back: scgnn::pipeline::report::Report = serde_json::from_str(&text).unwrap();
+    assert_eq!(back.params, p);
     std::fs::remove_dir_all(&d1).unwrap();
     std::fs::remove_dir_all(&d2).unwrap();
 }
 
 #[test]
 fn refuses_runs_that_would_not_fit_in_memory() {
-    let (pre, _) = data(200, 3, 0.1, 2);
+    let (m, _) = data(200, 3, 0.1, 2);
     let p = RunParams {
         memory_limit: 1 << 20,
         ..quick_params(1)
     };
-    let err = run(&pre, &p, Progress { bars: false })
-        .err()
-        .expect("must refuse");
+    let err = run_job(&m, &p, None).err().expect("must refuse");
     assert_eq!(err.exit_code(), 2);
     assert!(err.to_string().contains("GiB"), "{err}");
 }

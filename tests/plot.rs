@@ -9,7 +9,10 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
 use scgnn::graph::knn::{knn, Distance};
 use scgnn::matrix::Dense;
-use scgnn::plot::{self, layout, LayoutMethod, LayoutParams, PlotInput, PlotParams};
+use scgnn::graph::CellGraph;
+use scgnn::pipeline::report::Report;
+use scgnn::pipeline::Dataset;
+use scgnn::plot::{self, layout, LayoutMethod, LayoutParams, PlotParams};
 
 /// A decoded 8-bit RGB PNG.
 struct Png {
@@ -139,7 +142,7 @@ fn tmpdir(tag: &str) -> PathBuf {
 
 /// A run-shaped input: blobs, their KNN graph (every fifth edge pruned) and a
 /// report with the fields the pipeline writes.
-fn synthetic_input() -> PlotInput {
+fn synthetic_input() -> Dataset {
     let (emb, labels) = blobs(5, 40, 16, 7);
     let n = emb.rows;
     let g = knn(&emb, 10, Distance::Euclidean).unwrap();
@@ -154,7 +157,7 @@ fn synthetic_input() -> PlotInput {
     };
     let report = serde_json::json!({
         "version": "0.1.0", "dataset": "blobs", "input": "in<1>.csv", "n_cells": n, "n_genes": 16,
-        "threads": 2, "params": {"k": 10, "graph": {"k": 10, "distance": "Euclidean"}, "seed": 1},
+        "threads": 2,
         "phases": [
             {"name": "feature_ae", "seconds": 1.5, "epochs": 40, "losses": losses(8e5, 40)},
             {"name": "graph0", "seconds": 0.01, "epochs": 0, "losses": []},
@@ -171,17 +174,21 @@ fn synthetic_input() -> PlotInput {
             {"iteration": 2, "n_clusters": 5, "cluster_sizes": [40, 40, 40, 40, 40], "louvain_communities": 5,
              "ari_previous": 1.0, "graph_change": 0.0, "kept_edges": 1600}
         ],
-        "convergence": "converged at iteration 2", "estimated_peak_bytes": 123456789u64,
-        "total_seconds": 4.2, "ltmg_states": null,
-        "evaluation": {"ari": 1.0, "nmi": 1.0, "n_cells": n}
+        "convergence": {"converged": true, "iteration": 2, "message": "converged at iteration 2"},
+        "estimated_peak_bytes": 123456789u64,
+        "total_seconds": 4.2, "ltmg_states": null
     });
-    PlotInput {
+    let mut report: Report = serde_json::from_value(report).unwrap();
+    report.evaluation = Some(scgnn::evaluate::metrics::evaluate(&labels, &labels, None, 1).unwrap());
+    Dataset {
+        name: "blobs".into(),
         cells: (0..n).map(|i| format!("cell{i}")).collect(),
-        embedding: emb,
+        embedding: Some(emb),
         truth: Some(labels.iter().map(|&l| format!("type <{l}>")).collect()),
-        labels,
+        clusters: Some(labels),
+        graph: Some(CellGraph::from_edge_list(n, &edges).unwrap()),
         report,
-        edges,
+        ..Default::default()
     }
 }
 
@@ -200,7 +207,7 @@ fn png_encoder_round_trips() {
 fn figures_and_html_report() {
     let dir = tmpdir("figs");
     let input = synthetic_input();
-    let out = plot::plot_run(&dir, "blobs", &input, &PlotParams::default()).unwrap();
+    let out = plot::plot_run(&dir, &input, &PlotParams::default()).unwrap();
     let keys: Vec<&str> = out.figures.iter().map(|f| f.key).collect();
     assert_eq!(
         keys,
@@ -221,7 +228,7 @@ fn figures_and_html_report() {
         );
     }
     // The truth scatter uses one colour per class: its legend lists them all.
-    let html = plot::write_html_report(&dir, "blobs", &input, &out).unwrap();
+    let html = plot::write_html_report(&dir, &input, &out).unwrap();
     assert_eq!(html, dir.join("blobs_report.html"));
     let text = std::fs::read_to_string(&html).unwrap();
     assert!(
@@ -328,7 +335,7 @@ fn load_run_reads_the_outputs_back() {
     );
     write(
         &dir.join("r_graph.csv"),
-        "NodeA,NodeB,Weights\n0,1,1.0\n1,2,0.0\n",
+        "NodeA,NodeB,Weights\n0,1,1.0\n1,2,0.0\n2,0,1.0\n",
     );
     write(
         &dir.join("r_report.json"),
@@ -338,12 +345,18 @@ fn load_run_reads_the_outputs_back() {
     assert_eq!(plot::run_name(&dir).unwrap(), "r");
     let inp = plot::load_run(&dir, "r", Some(&dir.join("truth.csv"))).unwrap();
     assert_eq!(inp.cells, ["b", "a", "c"]);
-    assert_eq!(inp.labels, [1, 0, 1]);
+    assert_eq!(inp.clusters.as_deref().unwrap(), [1, 0, 1]);
     // Embedding rows follow the results' cell order.
-    assert_eq!(inp.embedding.data, [3.0, 4.0, 1.0, 2.0, 5.0, 6.0]);
-    assert_eq!(inp.edges, [(0, 1, 1.0), (1, 2, 0.0)]);
+    assert_eq!(
+        inp.embedding.as_ref().unwrap().data,
+        [3.0, 4.0, 1.0, 2.0, 5.0, 6.0]
+    );
+    assert_eq!(
+        inp.graph.as_ref().unwrap().edge_list(),
+        [(0, 1, 1.0), (1, 2, 0.0), (2, 0, 1.0)]
+    );
     assert_eq!(inp.truth.as_deref().unwrap(), ["y", "x", plot::UNLABELLED]);
-    assert_eq!(inp.dataset(), Some("r"));
+    assert_eq!(inp.report.dataset, "r");
 
     // A graph naming a cell that does not exist is an input error naming the line.
     write(&dir.join("r_graph.csv"), "NodeA,NodeB,Weights\n0,7,1.0\n");
@@ -357,15 +370,15 @@ fn load_run_reads_the_outputs_back() {
 #[test]
 fn tiny_runs_and_empty_reports_still_draw() {
     let dir = tmpdir("tiny");
-    let input = PlotInput {
+    let input = Dataset {
+        name: "tiny".into(),
         cells: vec!["a".into(), "b".into(), "c".into()],
-        embedding: Dense::from_vec(3, 2, vec![0.0, 0.0, 1.0, 0.0, 0.0, 1.0]),
-        labels: vec![0, 0, 1],
-        truth: None,
-        report: serde_json::json!({}),
-        edges: vec![],
+        embedding: Some(Dense::from_vec(3, 2, vec![0.0, 0.0, 1.0, 0.0, 0.0, 1.0])),
+        clusters: Some(vec![0, 0, 1]),
+        report: serde_json::from_str("{}").unwrap(),
+        ..Default::default()
     };
-    let out = plot::plot_run(&dir, "tiny", &input, &PlotParams::default()).unwrap();
+    let out = plot::plot_run(&dir, &input, &PlotParams::default()).unwrap();
     assert_eq!(out.layout.method, LayoutMethod::Pca);
     assert!(out.layout.quality.is_none());
     assert_eq!(out.figures.len(), 4, "no truth figure without truth");
@@ -373,12 +386,13 @@ fn tiny_runs_and_empty_reports_still_draw() {
         let p = decode_png(&std::fs::read(&f.path).unwrap());
         assert!(colour_stats(&p).0 >= 20, "{}: the message is drawn", f.key);
     }
-    plot::write_html_report(&dir, "tiny", &input, &out).unwrap();
+    plot::write_html_report(&dir, &input, &out).unwrap();
     // Mismatched input is a usage error, not a panic.
-    let bad = PlotInput {
-        labels: vec![0],
+    let bad = Dataset {
+        name: "bad".into(),
+        clusters: Some(vec![0]),
         ..input
     };
-    assert!(plot::plot_run(&dir, "bad", &bad, &PlotParams::default()).is_err());
+    assert!(plot::plot_run(&dir, &bad, &PlotParams::default()).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -25,9 +25,9 @@ fn plot_run_directories() {
         let name = plot::run_name(dir).unwrap();
         let input = plot::load_run(dir, &name, truth).unwrap();
         let t0 = std::time::Instant::now();
-        let out = plot::plot_run(dir, &name, &input, &PlotParams::default()).unwrap();
+        let out = plot::plot_run(dir, &input, &PlotParams::default()).unwrap();
         let secs = t0.elapsed().as_secs_f64();
-        let html = plot::write_html_report(dir, &name, &input, &out).unwrap();
+        let html = plot::write_html_report(dir, &input, &out).unwrap();
         let q = out.layout.quality.as_ref().unwrap();
         println!(
             "{name}: {} cells, drawn {:?} in {secs:.2} s -> {}",
@@ -51,8 +51,10 @@ fn plot_run_directories() {
             2,
             out.layout.coords.iter().flatten().copied().collect(),
         );
-        let se = silhouette_guarded(&input.embedding, &input.labels, 5000, 0).map(|s| s.value);
-        let s2 = silhouette_guarded(&d2, &input.labels, 5000, 0).map(|s| s.value);
+        let labels = input.clusters.as_deref().unwrap();
+        let emb = input.embedding.as_ref().unwrap();
+        let se = silhouette_guarded(emb, labels, 5000, 0).map(|s| s.value);
+        let s2 = silhouette_guarded(&d2, labels, 5000, 0).map(|s| s.value);
         println!("  cluster silhouette: embedding {se:?}, layout {s2:?}");
     }
 }

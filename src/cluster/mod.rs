@@ -32,102 +32,56 @@ use std::fmt;
 use std::str::FromStr;
 
 /// The clustering methods of scGNN's `--clustering-method` (spec §6.3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 pub enum Method {
     /// Louvain community count k_L, K = ⌊k_L·r⌋ (≥ 3, else 2), then KMeans (§6.1; default).
     #[default]
+    #[value(name = "LouvainK")]
     LouvainK,
     /// Louvain communities as the clusters.
+    #[value(name = "Louvain")]
     Louvain,
     /// Like `LouvainK` but Birch with K clusters.
+    #[value(name = "LouvainB")]
     LouvainB,
     /// KMeans with `n_clusters`.
+    #[value(name = "KMeans")]
     KMeans,
     /// Spectral clustering of the cell graph with `n_clusters` (discretize labels).
+    #[value(name = "SpectralClustering")]
     SpectralClustering,
     /// Affinity propagation (no K).
+    #[value(name = "AffinityPropagation")]
     AffinityPropagation,
     /// Ward agglomerative clustering cut by a distance threshold (no K).
+    #[value(name = "AgglomerativeClustering")]
     AgglomerativeClustering,
     /// Ward agglomerative clustering with `n_clusters`.
+    #[value(name = "AgglomerativeClusteringK")]
     AgglomerativeClusteringK,
     /// BIRCH with a final Ward step to `n_clusters`.
+    #[value(name = "Birch")]
     Birch,
     /// BIRCH subclusters as clusters (no K).
+    #[value(name = "BirchN")]
     BirchN,
     /// Mean shift with an estimated bandwidth (no K).
+    #[value(name = "MeanShift")]
     MeanShift,
     /// OPTICS with ξ cluster extraction (no K).
+    #[value(name = "OPTICS")]
     Optics,
     /// Leiden communities at the given resolution.
+    #[value(name = "Leiden")]
     Leiden,
 }
 
-impl Method {
-    /// Every method, in scGNN's order.
-    pub const ALL: [Method; 13] = [
-        Method::LouvainK,
-        Method::Louvain,
-        Method::LouvainB,
-        Method::KMeans,
-        Method::SpectralClustering,
-        Method::AffinityPropagation,
-        Method::AgglomerativeClustering,
-        Method::AgglomerativeClusteringK,
-        Method::Birch,
-        Method::BirchN,
-        Method::MeanShift,
-        Method::Optics,
-        Method::Leiden,
-    ];
+crate::choice::value_enum_str!(Method, "--clustering-method");
 
-    /// scGNN's exact spelling of the method.
-    pub fn name(self) -> &'static str {
-        match self {
-            Method::LouvainK => "LouvainK",
-            Method::Louvain => "Louvain",
-            Method::LouvainB => "LouvainB",
-            Method::KMeans => "KMeans",
-            Method::SpectralClustering => "SpectralClustering",
-            Method::AffinityPropagation => "AffinityPropagation",
-            Method::AgglomerativeClustering => "AgglomerativeClustering",
-            Method::AgglomerativeClusteringK => "AgglomerativeClusteringK",
-            Method::Birch => "Birch",
-            Method::BirchN => "BirchN",
-            Method::MeanShift => "MeanShift",
-            Method::Optics => "OPTICS",
-            Method::Leiden => "Leiden",
-        }
-    }
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Method {
-    type Err = Error;
-
-    /// Accepts scGNN's spellings, case-insensitively.
-    fn from_str(s: &str) -> Result<Self> {
-        let t = s.trim();
-        Method::ALL
-            .iter()
-            .copied()
-            .find(|m| m.name().eq_ignore_ascii_case(t))
-            .ok_or_else(|| {
-                let names: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
-                Error::Usage(format!(
-                    "unknown clustering method '{s}'; expected one of: {}",
-                    names.join(", ")
-                ))
-            })
-    }
-}
-
-/// The LouvainK multiplier r of §6.1 (and the Leiden resolution).
+/// The LouvainK multiplier r of §6.1 (and the Leiden resolution). Serialised as
+/// `"auto"` or the number.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub enum Resolution {
     /// 0.8 below 2 000 cells, else 0.5 (for `Leiden`: γ = 1).
@@ -165,6 +119,30 @@ impl fmt::Display for Resolution {
     }
 }
 
+impl serde::Serialize for Resolution {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Resolution::Auto => s.serialize_str("auto"),
+            Resolution::Fixed(r) => s.serialize_f64(*r),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Resolution {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Number(f64),
+            Text(String),
+        }
+        match Repr::deserialize(d)? {
+            Repr::Number(r) => Ok(Resolution::Fixed(r)),
+            Repr::Text(t) => t.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
 impl FromStr for Resolution {
     type Err = Error;
 
@@ -183,8 +161,9 @@ impl FromStr for Resolution {
     }
 }
 
-/// Parameters of the clustering stage; defaults are scGNN's (spec §6, §11).
-#[derive(Clone, Debug, PartialEq)]
+/// Parameters of the clustering stage; defaults are scGNN's (spec §6, §11). The
+/// graph's k and the seed are the run's, passed to [`cluster`].
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClusterParams {
     /// `--clustering-method` (default `LouvainK`).
     pub method: Method,
@@ -196,10 +175,6 @@ pub struct ClusterParams {
     pub max_clusters: usize,
     /// `--minMemberinCluster` (default 5).
     pub min_members: usize,
-    /// `--k` of the cell graph (default 10); OPTICS uses min_samples = k/2.
-    pub knn_k: usize,
-    /// Seed of every random choice in this stage.
-    pub seed: u64,
 }
 
 impl Default for ClusterParams {
@@ -210,15 +185,13 @@ impl Default for ClusterParams {
             resolution: Resolution::Auto,
             max_clusters: 30,
             min_members: 5,
-            knn_k: 10,
-            seed: 0,
         }
     }
 }
 
 impl ClusterParams {
-    /// Checks the parameters are usable.
-    pub fn validate(&self) -> Result<()> {
+    /// Checks the parameters are usable with a cell graph of `knn_k` neighbours.
+    pub fn validate(&self, knn_k: usize) -> Result<()> {
         if self.n_clusters < 1 {
             return Err(Error::Usage("--n-clusters must be at least 1".into()));
         }
@@ -232,10 +205,9 @@ impl ClusterParams {
                 )));
             }
         }
-        if self.method == Method::Optics && self.knn_k < 4 {
+        if self.method == Method::Optics && knn_k < 4 {
             return Err(Error::Usage(format!(
-                "OPTICS uses min_samples = k/2 and needs k >= 4, got k = {}",
-                self.knn_k
+                "--clustering-method OPTICS uses min_samples = k/2 and needs --k 4 or more, got --k {knn_k}"
             )));
         }
         Ok(())
@@ -257,8 +229,16 @@ pub struct Clustering {
 
 /// Clusters the cells. `emb` is the clustering embedding (cells × d); `graph` is
 /// the pruned symmetric cell graph (cells × cells, may have isolated nodes).
-pub fn cluster(emb: &Dense, graph: &Csr<f32>, p: &ClusterParams) -> Result<Clustering> {
-    let (raw, louvain_communities) = raw_labels(emb, graph, p)?;
+/// `knn_k` is the graph's k (OPTICS uses min_samples = k/2); `seed` drives every
+/// random choice of the stage.
+pub fn cluster(
+    emb: &Dense,
+    graph: &Csr<f32>,
+    p: &ClusterParams,
+    knn_k: usize,
+    seed: u64,
+) -> Result<Clustering> {
+    let (raw, louvain_communities) = raw_labels(emb, graph, p, knn_k, seed)?;
     let mut out = guard(emb, &raw, p.max_clusters, p.min_members)?;
     out.louvain_communities = louvain_communities;
     Ok(out)
@@ -271,8 +251,10 @@ pub fn raw_labels(
     emb: &Dense,
     graph: &Csr<f32>,
     p: &ClusterParams,
+    knn_k: usize,
+    seed: u64,
 ) -> Result<(Vec<i64>, Option<usize>)> {
-    p.validate()?;
+    p.validate(knn_k)?;
     let n = emb.rows;
     if graph.rows != n || graph.cols != n {
         return Err(Error::Usage(format!(
@@ -291,11 +273,11 @@ pub fn raw_labels(
     let mut louvain_communities = None;
     let raw: Vec<i64> = match p.method {
         Method::LouvainK | Method::LouvainB => {
-            let kl = louvain::communities(graph, 1.0, false, p.seed)?.1;
+            let kl = louvain::communities(graph, 1.0, false, seed)?.1;
             louvain_communities = Some(kl);
             let k = louvain_k(kl, p.resolution.multiplier(n)).min(n);
             if p.method == Method::LouvainK {
-                to_i64(kmeans_labels(emb, k, p.seed)?)
+                to_i64(kmeans_labels(emb, k, seed)?)
             } else {
                 to_i64(birch::birch(emb, Some(k))?)
             }
@@ -307,11 +289,11 @@ pub fn raw_labels(
                 p.resolution.gamma()
             };
             let (labels, k) =
-                louvain::communities(graph, gamma, p.method == Method::Leiden, p.seed)?;
+                louvain::communities(graph, gamma, p.method == Method::Leiden, seed)?;
             louvain_communities = Some(k);
             to_i64(labels)
         }
-        Method::KMeans => to_i64(kmeans_labels(emb, p.n_clusters.min(n), p.seed)?),
+        Method::KMeans => to_i64(kmeans_labels(emb, p.n_clusters.min(n), seed)?),
         Method::Birch => to_i64(birch::birch(emb, Some(p.n_clusters))?),
         Method::BirchN => to_i64(birch::birch(emb, None)?),
         Method::AgglomerativeClusteringK => to_i64(agglomerative::ward_cells(
@@ -324,10 +306,10 @@ pub fn raw_labels(
             agglomerative::Cut::Gap(p.max_clusters),
             p.method,
         )?),
-        Method::SpectralClustering => to_i64(spectral::spectral(graph, p.n_clusters, p.seed)?),
-        Method::AffinityPropagation => affinity::affinity_propagation(emb, p.seed)?,
-        Method::MeanShift => to_i64(meanshift::mean_shift(emb, p.seed)?),
-        Method::Optics => optics::optics(emb, p.knn_k / 2)?,
+        Method::SpectralClustering => to_i64(spectral::spectral(graph, p.n_clusters, seed)?),
+        Method::AffinityPropagation => affinity::affinity_propagation(emb, seed)?,
+        Method::MeanShift => to_i64(meanshift::mean_shift(emb, seed)?),
+        Method::Optics => optics::optics(emb, knn_k / 2)?,
     };
     Ok((raw, louvain_communities))
 }

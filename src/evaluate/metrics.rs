@@ -364,7 +364,7 @@ pub fn silhouette(emb: &Dense, labels: &[usize]) -> Option<f64> {
 }
 
 /// The silhouette of a clustering, possibly on a sample of cells.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Silhouette {
     /// Mean silhouette over the cells used.
     pub value: f64,
@@ -495,7 +495,7 @@ pub fn davies_bouldin(emb: &Dense, labels: &[usize]) -> Option<f64> {
 
 /// Every clustering metric for one prediction against a reference labeling,
 /// plus the internal metrics of the prediction on an embedding when given.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct ClusteringReport {
     /// Number of cells compared.
     pub n_cells: usize,

@@ -12,8 +12,6 @@
 //! final order is by (exact distance, index). This keeps scipy-level accuracy (scGNN
 //! uses float64 `cdist`) while the bulk of the work runs in fast f32 kernels.
 
-use std::fmt;
-use std::str::FromStr;
 
 use std::sync::{Mutex, PoisonError};
 
@@ -26,7 +24,16 @@ use crate::matrix::Dense;
 /// Distance between embedding rows, with the definitions of scipy's `cdist`
 /// (scGNN `--knn-distance`, default `euclidean`, spec §11).
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
 )]
 pub enum Distance {
     /// ‖u − v‖₂.
@@ -39,31 +46,7 @@ pub enum Distance {
     Correlation,
 }
 
-impl FromStr for Distance {
-    type Err = Error;
-
-    /// Accepts scGNN's / scipy's metric names, case-insensitively.
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "euclidean" => Ok(Distance::Euclidean),
-            "cosine" => Ok(Distance::Cosine),
-            "correlation" => Ok(Distance::Correlation),
-            _ => Err(Error::Usage(format!(
-                "unknown KNN distance '{s}': supported are euclidean, cosine, correlation"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for Distance {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Distance::Euclidean => "euclidean",
-            Distance::Cosine => "cosine",
-            Distance::Correlation => "correlation",
-        })
-    }
-}
+crate::choice::value_enum_str!(Distance, "--knn-distance");
 
 /// The k nearest neighbours of every row, self excluded, nearest first.
 #[derive(Clone, Debug, PartialEq)]

@@ -86,6 +86,42 @@ pub fn build(emb: &Dense, params: &GraphParams, seed: u64) -> Result<CellGraph> 
 }
 
 impl CellGraph {
+    /// The graph from its edge list (the rows of `<name>_graph.csv`): every cell's
+    /// k edges together, in cell order. Distances are not in the list and read as 0.
+    pub fn from_edge_list(n: usize, edges: &[(u32, u32, f32)]) -> std::result::Result<Self, String> {
+        if n == 0 || edges.is_empty() {
+            return Ok(CellGraph {
+                n,
+                k: 0,
+                neighbors: Vec::new(),
+                dists: Vec::new(),
+                weights: Vec::new(),
+            });
+        }
+        if edges.len() % n != 0 {
+            return Err(format!(
+                "{} edges for {n} cells: expected the same number of neighbours for every cell",
+                edges.len()
+            ));
+        }
+        let k = edges.len() / n;
+        if let Some((t, e)) = edges.iter().enumerate().find(|(t, e)| e.0 as usize != t / k) {
+            return Err(format!(
+                "edge {} starts at cell {}, expected cell {} (edges grouped by cell, {k} per cell)",
+                t + 1,
+                e.0,
+                t / k
+            ));
+        }
+        Ok(CellGraph {
+            n,
+            k,
+            neighbors: edges.iter().map(|e| e.1).collect(),
+            dists: vec![0.0; edges.len()],
+            weights: edges.iter().map(|e| e.2).collect(),
+        })
+    }
+
     /// The N·k directed triples (cell, neighbour, weight), by cell then nearest first:
     /// the rows of scGNN's `<name>_graph.csv`.
     pub fn edge_list(&self) -> Vec<(u32, u32, f32)> {

@@ -1,8 +1,6 @@
 //! Edge pruning of the KNN graph (spec §4.1, §4.3): every directed KNN edge gets weight
 //! 1.0 (kept) or 0.0 (pruned); pruned edges stay in the edge list, as in scGNN.
 
-use std::fmt;
-use std::str::FromStr;
 
 use rayon::prelude::*;
 
@@ -14,46 +12,33 @@ use crate::rng::substream;
 
 /// How KNN edges are pruned (scGNN `--prunetype`, default `KNNgraphStatsSingleThread`, spec §4).
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
 )]
 pub enum PruneType {
     /// Keep neighbour j of cell i iff d_ij ≤ mean(d_i) + std(d_i) over its k distances
     /// (population std). scGNN's `KNNgraphStatsSingleThread` and `KNNgraphStats`.
     #[default]
+    #[value(name = "KNNgraphStatsSingleThread", alias = "KNNgraphStats")]
     KnnGraphStats,
     /// Isolation forest on each cell's k+1 nearest points (itself included); neighbours
     /// it flags as outliers are pruned. scGNN's `KNNgraphML`, here seeded.
+    #[value(name = "KNNgraphML")]
     KnnGraphMl,
     /// No pruning: every KNN edge is kept. scGNN's `KNNgraph`.
+    #[value(name = "KNNgraph")]
     KnnGraph,
 }
 
-impl FromStr for PruneType {
-    type Err = Error;
-
-    /// Accepts scGNN's spellings, case-insensitively.
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "knngraphstatssinglethread" | "knngraphstats" => Ok(PruneType::KnnGraphStats),
-            "knngraphml" => Ok(PruneType::KnnGraphMl),
-            "knngraph" => Ok(PruneType::KnnGraph),
-            _ => Err(Error::Usage(format!(
-                "unknown prune type '{s}': supported are KNNgraphStatsSingleThread \
-                 (= KNNgraphStats), KNNgraphML, KNNgraph"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for PruneType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PruneType::KnnGraphStats => "KNNgraphStatsSingleThread",
-            PruneType::KnnGraphMl => "KNNgraphML",
-            PruneType::KnnGraph => "KNNgraph",
-        })
-    }
-}
+crate::choice::value_enum_str!(PruneType, "--prunetype");
 
 /// RNG stage tag of the isolation-forest pruning; cell i uses sub-stream i.
 pub const IFOREST_STAGE: &str = "prune-iforest";

@@ -1,7 +1,31 @@
 //! Write-then-rename, so a crash or an error never leaves a half-written output.
+//! Temporary files being written are registered, so that an interrupted process
+//! (Ctrl-C) can remove them before it exits ([`remove_partials`]).
 
 use crate::error::{Error, Result};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+
+/// The temporary files being written right now.
+static PARTIALS: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+fn partials() -> std::sync::MutexGuard<'static, BTreeSet<PathBuf>> {
+    PARTIALS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Removes every temporary file still being written and returns how many were
+/// removed. Meant for an interrupt handler that then exits: the registry stays
+/// locked until the process ends, so no new temporary file appears meanwhile.
+pub fn remove_partials() -> usize {
+    let guard = partials();
+    let removed = guard
+        .iter()
+        .filter(|p| std::fs::remove_file(p).is_ok())
+        .count();
+    std::mem::forget(guard);
+    removed
+}
 
 /// The temporary name used while `dest` is being written (same folder, so the
 /// final rename is atomic on one file system).
@@ -23,13 +47,16 @@ where
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
     let tmp = temp_path(dest);
-    match write(&tmp) {
+    partials().insert(tmp.clone());
+    let r = match write(&tmp) {
         Ok(()) => std::fs::rename(&tmp, dest).map_err(|e| Error::io(dest, e)),
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
             Err(e)
         }
-    }
+    };
+    partials().remove(&tmp);
+    r
 }
 
 #[cfg(test)]

@@ -16,35 +16,23 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 /// Input formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// Comma-separated text, optionally gzipped.
     Csv,
     /// Tab-separated text, optionally gzipped.
     Tsv,
     /// 10X Matrix Market folder.
+    #[value(name = "10x-mtx", alias = "mtx", alias = "10x")]
     TenxMtx,
     /// 10X HDF5 (Cell Ranger v3 `matrix/` group).
+    #[value(name = "10x-h5", alias = "h5")]
     TenxH5,
     /// AnnData HDF5.
     H5ad,
 }
 
-impl std::str::FromStr for Format {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "csv" => Ok(Format::Csv),
-            "tsv" => Ok(Format::Tsv),
-            "10x-mtx" | "mtx" | "10x" => Ok(Format::TenxMtx),
-            "10x-h5" | "h5" => Ok(Format::TenxH5),
-            "h5ad" => Ok(Format::H5ad),
-            _ => Err(Error::Usage(format!(
-                "unknown format '{s}'; use one of csv, tsv, 10x-mtx, 10x-h5, h5ad"
-            ))),
-        }
-    }
-}
+crate::choice::value_enum_str!(Format, "format");
 
 impl Format {
     /// Guesses the format from the path.

@@ -58,7 +58,7 @@ use crate::matrix::{Csr, Dense};
 use rayon::prelude::*;
 
 /// Parameters of the LTMG fit.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LtmgParams {
     /// Largest number of components tried per gene (spec §2.1/§2.4: k = 5).
     pub kmax: usize,
@@ -68,8 +68,6 @@ pub struct LtmgParams {
     /// EM stops when an iteration gains ≤ `tol` in log-likelihood (absolute;
     /// BIC differences that decide K are of order 1).
     pub tol: f64,
-    /// Seed of the random restarts (spec §2.4: R uses `set.seed(123)`).
-    pub seed: u64,
     /// Random restarts per K in addition to the deterministic starts.
     pub restarts: usize,
     /// Floor on component sds on the ln scale. Without it a component collapses
@@ -88,7 +86,6 @@ impl Default for LtmgParams {
             kmax: 5,
             max_iter: 200,
             tol: 1e-3,
-            seed: 123,
             restarts: 0,
             min_sd: 0.05,
             bin_width: 0.005,
@@ -178,7 +175,7 @@ pub struct Ltmg {
 /// Fits LTMG to `counts` (cells × genes, non-negative values on the count
 /// scale: raw counts or TPM). Genes are fitted in parallel on the global rayon
 /// pool; the result does not depend on the number of threads.
-pub fn run(counts: &Csr<f32>, p: &LtmgParams) -> Result<Ltmg> {
+pub fn run(counts: &Csr<f32>, p: &LtmgParams, seed: u64) -> Result<Ltmg> {
     p.validate()?;
     // Keep the positive entries with their position in the output, so that the
     // gene-major copy can scatter states back in O(nnz).
@@ -232,7 +229,7 @@ pub fn run(counts: &Csr<f32>, p: &LtmgParams) -> Result<Ltmg> {
         .map(|g| {
             let (_, v) = by_gene.row(g);
             let y: Vec<f64> = v.iter().map(|e| (e.0 as f64).ln()).collect();
-            fit_gene(&y, n_cells, zcut_global, p, g as u64)
+            fit_gene(&y, n_cells, zcut_global, p, seed, g as u64)
         })
         .collect();
 
@@ -267,13 +264,14 @@ pub fn fit_gene(
     n_cells: usize,
     zcut_global: f64,
     p: &LtmgParams,
+    seed: u64,
     gene: u64,
 ) -> (GeneModel, Vec<u8>) {
     let min_y = y.iter().copied().fold(f64::INFINITY, f64::min);
     let cut = min_y.max(zcut_global);
     let zeros = n_cells.saturating_sub(y.len());
     let sample = em::CensoredSample::new(y.to_vec(), zeros, cut, p.bin_width);
-    let mut rng = crate::rng::substream(p.seed, "ltmg", gene);
+    let mut rng = crate::rng::substream(seed, "ltmg", gene);
     let n_observed = sample.n_observed() as usize;
     let n_censored = sample.n_censored() as usize;
     match select::select(&sample, p, &mut rng) {
@@ -409,7 +407,7 @@ mod tests {
     #[test]
     fn negative_input_is_an_error() {
         let m = Csr::from_triplets(2, 2, vec![(0, 0, 1.0f32), (1, 1, -2.0)]);
-        assert!(run(&m, &LtmgParams::default()).is_err());
+        assert!(run(&m, &LtmgParams::default(), 123).is_err());
     }
 
     #[test]
@@ -421,7 +419,7 @@ mod tests {
             t.push((r, 3, 1.0 + (r % 7) as f32 * 3.0));
         }
         let m = Csr::from_triplets(20, 4, t);
-        let l = run(&m, &LtmgParams::default()).unwrap();
+        let l = run(&m, &LtmgParams::default(), 123).unwrap();
         assert_eq!(l.models[0].k, 0);
         assert_eq!(l.models[1].k, 1);
         assert_eq!(l.models[2].k, 1);

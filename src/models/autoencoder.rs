@@ -9,7 +9,7 @@ use crate::nn::layers::relu_backward;
 use crate::nn::{batches, Adam, Linear, Penalty, WeightedSse};
 
 /// Autoencoder hyper-parameters (scGNN defaults, spec §3.1–3.2).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AeConfig {
     /// Width of the two hidden layers (512).
     pub hidden: usize,

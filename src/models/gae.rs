@@ -14,16 +14,20 @@ use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
 /// Encoder variant (scGNN's `--GAEmodel`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 pub enum GaeModel {
     /// GCN autoencoder: Z = Â·ReLU(Â·X·W₁)·W₂, no KL term.
+    #[value(name = "gcn_ae")]
     GcnAe,
     /// Variational GCN: Z = μ + ε·exp(logσ), plus the KL term (scGNN's default).
+    #[value(name = "gcn_vae")]
     GcnVae,
 }
 
 /// Graph-autoencoder hyper-parameters (scGNN defaults, spec §5.2–5.3).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GaeConfig {
     /// Encoder variant (`gcn_vae`).
     pub model: GaeModel,

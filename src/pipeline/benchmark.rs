@@ -10,44 +10,48 @@
 //!
 //! Each prints trivial baselines measured on the same mask or split.
 
+use super::dataset::Dataset;
 use super::params::RunParams;
-use super::{run, Progress};
+use super::{method, Silent};
 use crate::error::{Error, Result};
 use crate::evaluate::dropout::{self, DropoutBaseline, DropoutScore, Mask};
 use crate::evaluate::mcv::{self, McvBaseline, McvScore};
 use crate::matrix::{Dense, ExprMatrix};
-use crate::preprocess::{self, Preprocessed};
+use crate::preprocess;
 use serde::Serialize;
 use std::collections::HashMap;
 
 /// Scale of an external tool's imputed matrix.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
 pub enum Scale {
     /// ln(1 + x) values.
+    #[value(alias = "log1p")]
     Log,
     /// Count-scale values (ln(1 + x) is applied before scoring).
+    #[value(alias = "count", alias = "raw")]
     Counts,
 }
 
-impl std::str::FromStr for Scale {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "log" | "log1p" => Ok(Scale::Log),
-            "counts" | "count" | "raw" => Ok(Scale::Counts),
-            _ => Err(Error::Usage(format!(
-                "unknown --imputed-scale '{s}'; use log or counts"
-            ))),
-        }
-    }
+crate::choice::value_enum_str!(Scale, "--imputed-scale");
+
+/// Preprocesses `m` and runs the method on it, as `scgnn run` would.
+fn run_method(m: ExprMatrix, p: &RunParams) -> Result<Dataset> {
+    let pre = preprocess::prepare(m, p.skip_preprocess, &p.preprocess)?;
+    let mut ds = Dataset::from_preprocessed(pre, "benchmark", "benchmark");
+    method::run(&mut ds, p, &Silent)?;
+    Ok(ds)
 }
 
-fn prepare(m: &ExprMatrix, p: &RunParams) -> Result<Preprocessed> {
-    if p.skip_preprocess {
-        Ok(preprocess::from_logged(m.clone()))
-    } else {
-        preprocess::preprocess(m, &p.preprocess)
+/// The imputed matrix of a finished run, mapped back to its count scale.
+fn imputed_counts(ds: &mut Dataset) -> Result<Dense> {
+    let mut m = ds
+        .imputed
+        .take()
+        .ok_or_else(|| Error::Usage("the run produced no imputed matrix".into()))?;
+    if let Some(scale) = &ds.scale {
+        scale.to_counts(&mut m);
     }
+    Ok(m)
 }
 
 /// One dropout repeat: our score and the baselines on the same hidden entries.
@@ -102,23 +106,17 @@ pub fn dropout_repeat(
         dropout::score_baseline(&data.mask, baselines_masked, DropoutBaseline::GeneMean)?;
     let t = std::time::Instant::now();
     let (ours, zero, gene_mean) = if run_ours {
-        let pre = prepare(&data.masked, &RunParams { seed, ..p.clone() })?;
-        let out = run(
-            &pre,
-            &RunParams { seed, ..p.clone() },
-            Progress { bars: false },
-        )?;
+        let mut ds = run_method(data.masked.clone(), &RunParams { seed, ..p.clone() })?;
         // Only hidden entries of the kept cells and genes can be imputed; the
         // baselines are scored on exactly the same entries.
-        let kept = data.mask.restrict(&pre.kept_cells, &pre.kept_genes);
+        let kept = data.mask.restrict(&ds.kept_cells, &ds.kept_genes);
         // Scored like the baselines, on ln(1 + raw count): undo the depth
         // normalisation first.
-        let mut imputed = out.imputed;
-        pre.to_count_scale(&mut imputed);
+        let mut imputed = imputed_counts(&mut ds)?;
         imputed.data.iter_mut().for_each(|v| *v = v.ln_1p());
         let ours = dropout::score_dense(&kept, &imputed)?;
         let means = dropout::gene_log_means(baselines_masked);
-        let gm = dropout::score(&kept, |_, g| means[pre.kept_genes[g]])?;
+        let gm = dropout::score(&kept, |_, g| means[ds.kept_genes[g]])?;
         let z = dropout::score(&kept, |_, _| 0.0)?;
         (Some(ours), z, gm)
     } else {
@@ -244,20 +242,26 @@ pub fn mcv_run(
         seed,
         ..params.clone()
     };
-    let pre = preprocess::preprocess(&split.a, &rp.preprocess)?;
+    let mut ds = Dataset::from_preprocessed(
+        preprocess::prepare(split.a.clone(), rp.skip_preprocess, &rp.preprocess)?,
+        "mcv",
+        "mcv",
+    );
     let b = split
         .b
         .x
-        .select_rows(&pre.kept_cells)
-        .select_cols(&pre.kept_genes);
-    let none = mcv::score_baseline(&pre.counts, &b, thin_p, McvBaseline::None)?;
-    let gene_mean = mcv::score_baseline(&pre.counts, &b, thin_p, McvBaseline::GeneMean)?;
+        .select_rows(&ds.kept_cells)
+        .select_cols(&ds.kept_genes);
+    let counts = ds
+        .counts
+        .as_ref()
+        .ok_or_else(|| Error::Usage("the A half has no counts".into()))?;
+    let none = mcv::score_baseline(counts, &b, thin_p, McvBaseline::None)?;
+    let gene_mean = mcv::score_baseline(counts, &b, thin_p, McvBaseline::GeneMean)?;
     let t = std::time::Instant::now();
     let ours = if run_ours {
-        let out = run(&pre, &rp, Progress { bars: false })?;
-        let mut a_hat: Dense = out.imputed;
-        pre.to_count_scale(&mut a_hat);
-        Some(mcv::score(&a_hat, &b, thin_p)?)
+        method::run(&mut ds, &rp, &Silent)?;
+        Some(mcv::score(&imputed_counts(&mut ds)?, &b, thin_p)?)
     } else {
         None
     };
@@ -266,8 +270,8 @@ pub fn mcv_run(
         Some((m, scale)) => {
             let sub = ExprMatrix {
                 x: b.clone(),
-                genes: pre.expr.genes.clone(),
-                cells: pre.expr.cells.clone(),
+                genes: ds.genes.clone(),
+                cells: ds.cells.clone(),
             };
             let ext = align(m, &sub)?;
             let mut a_hat = ext;

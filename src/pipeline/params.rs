@@ -8,63 +8,50 @@ use crate::ltmg::LtmgParams;
 use crate::models::autoencoder::AeConfig;
 use crate::models::gae::GaeConfig;
 use crate::preprocess::PreprocessParams;
-use serde::Serialize;
 
 /// The feature autoencoder's regularizer in the first phase (`--regulized-type`, spec §3.3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 pub enum Regularizer {
     /// Plain SSE (scGNN's CLI default).
+    #[value(name = "noregu", alias = "none")]
     NoRegu,
     /// SSE weighted by the LTMG regulatory states.
+    #[value(name = "LTMG")]
     Ltmg,
     /// SSE weighted by the binarised LTMG states (state > 0 → 1).
+    #[value(name = "LTMG01")]
     Ltmg01,
 }
 
-impl std::str::FromStr for Regularizer {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "noregu" | "none" => Ok(Regularizer::NoRegu),
-            "ltmg" => Ok(Regularizer::Ltmg),
-            "ltmg01" => Ok(Regularizer::Ltmg01),
-            _ => Err(Error::Usage(format!(
-                "unknown --regulized-type '{s}'; use noregu, LTMG or LTMG01"
-            ))),
-        }
-    }
-}
+crate::choice::value_enum_str!(Regularizer, "--regulized-type");
 
 /// The imputation autoencoder's regularizer (`--EMregulized-type`, spec §9).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 pub enum ImputeRegularizer {
     /// Graph degree and cell-type size weights (default).
+    #[value(name = "Celltype")]
     Celltype,
     /// Celltype plus the binarised LTMG term.
+    #[value(name = "CelltypeR")]
     CelltypeR,
     /// Graph degree weights only.
+    #[value(name = "Graph")]
     Graph,
     /// No regularizer: γ_imp·SSE (+ L1/L2).
+    #[value(name = "noregu", alias = "none")]
     NoRegu,
 }
 
-impl std::str::FromStr for ImputeRegularizer {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "celltype" => Ok(ImputeRegularizer::Celltype),
-            "celltyper" => Ok(ImputeRegularizer::CelltypeR),
-            "graph" => Ok(ImputeRegularizer::Graph),
-            "noregu" | "none" => Ok(ImputeRegularizer::NoRegu),
-            _ => Err(Error::Usage(format!(
-                "unknown --EMregulized-type '{s}'; use Celltype, CelltypeR, Graph or noregu"
-            ))),
-        }
-    }
-}
+crate::choice::value_enum_str!(ImputeRegularizer, "--EMregulized-type");
 
 /// When the EM loop stops (`--converge-type`, spec §8.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 pub enum ConvergeType {
     /// ARI between consecutive labelings above `converge_celltype_ratio`.
     Celltype,
@@ -76,45 +63,26 @@ pub enum ConvergeType {
     Either,
 }
 
-impl std::str::FromStr for ConvergeType {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "celltype" => Ok(ConvergeType::Celltype),
-            "graph" => Ok(ConvergeType::Graph),
-            "both" => Ok(ConvergeType::Both),
-            "either" => Ok(ConvergeType::Either),
-            _ => Err(Error::Usage(format!(
-                "unknown --converge-type '{s}'; use celltype, graph, both or either"
-            ))),
-        }
-    }
-}
+crate::choice::value_enum_str!(ConvergeType, "--converge-type");
 
 /// Which cell graph feeds the graph autoencoder and the imputation regularizer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 pub enum GraphUse {
     /// The pruned KNN graph (what scGNN's documentation describes).
     Pruned,
     /// The union of all KNN pairs, unpruned (what scGNN's code does, spec §4.2).
+    #[value(alias = "union")]
     Unpruned,
 }
 
-impl std::str::FromStr for GraphUse {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "pruned" => Ok(GraphUse::Pruned),
-            "unpruned" | "union" => Ok(GraphUse::Unpruned),
-            _ => Err(Error::Usage(format!(
-                "unknown graph choice '{s}'; use pruned or unpruned"
-            ))),
-        }
-    }
-}
+crate::choice::value_enum_str!(GraphUse, "--gae-graph");
 
 /// Which embedding is clustered and written out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 pub enum EmbeddingUse {
     /// The feature autoencoder's 128-d embedding (scGNN's CLI default).
     Autoencoder,
@@ -125,30 +93,23 @@ pub enum EmbeddingUse {
 }
 
 /// Where the L1/L2 penalties apply (spec §3.3 "L1 placement").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 pub enum PenaltyPhases {
     /// Every training phase (scGNN.py).
     All,
     /// Only the imputation autoencoder (main_benchmark.py, the paper's runs).
+    #[value(alias = "imputation")]
     Impute,
 }
 
-impl std::str::FromStr for PenaltyPhases {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "all" => Ok(PenaltyPhases::All),
-            "impute" | "imputation" => Ok(PenaltyPhases::Impute),
-            _ => Err(Error::Usage(format!(
-                "unknown --penalty-phases '{s}'; use all or impute"
-            ))),
-        }
-    }
-}
+crate::choice::value_enum_str!(PenaltyPhases, "--penalty-phases");
 
 /// All parameters of `scgnn run`. Stage parameters are the stages' own validated
-/// structs, so each default lives in exactly one place.
-#[derive(Clone, Debug)]
+/// structs, so each default lives in exactly one place; the run seed and the
+/// graph's k are not repeated inside them.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunParams {
     /// Seed of every random choice.
     pub seed: u64,
@@ -283,7 +244,7 @@ impl RunParams {
         self.ae.validate()?;
         self.graph.validate()?;
         self.gae.validate()?;
-        self.cluster.validate()?;
+        self.cluster.validate(self.graph.k)?;
         if self.needs_ltmg() {
             self.ltmg.validate()?;
         }
@@ -315,41 +276,6 @@ impl RunParams {
         Ok(())
     }
 
-    /// The parameters as JSON, for the run report.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "seed": self.seed,
-            "preprocess": {
-                "gene_ratio": self.preprocess.gene_ratio,
-                "cell_ratio": self.preprocess.cell_ratio,
-                "n_top_genes": self.preprocess.n_top_genes,
-                "transform": format!("{:?}", self.preprocess.transform),
-                "normalize": format!("{:?}", self.preprocess.normalize),
-                "skip": self.skip_preprocess,
-            },
-            "regularizer": self.regularizer,
-            "gamma": self.gamma, "alpha": self.alpha, "l1": self.l1, "l2": self.l2,
-            "penalty_phases": self.penalty_phases,
-            "ae": format!("{:?}", self.ae),
-            "regu_epochs": self.regu_epochs, "em_epochs": self.em_epochs,
-            "em_iterations": self.em_iterations, "cluster_epochs": self.cluster_epochs,
-            "quickmode": self.quickmode,
-            "early_stop_tol": self.early_stop_tol, "patience": self.patience,
-            "graph": self.graph,
-            "graph_use": self.graph_use,
-            "embedding": self.embedding,
-            "gae": format!("{:?}", self.gae),
-            "cluster": format!("{:?}", self.cluster),
-            "converge_type": self.converge_type,
-            "converge_celltype_ratio": self.converge_celltype_ratio,
-            "converge_graph_ratio": self.converge_graph_ratio,
-            "impute_regularizer": self.impute_regularizer,
-            "gamma_impute": self.gamma_impute, "graph_impute": self.graph_impute,
-            "celltype_impute": self.celltype_impute,
-            "zero_below": self.zero_below,
-            "ltmg": if self.needs_ltmg() { Some(format!("{:?}", self.ltmg)) } else { None },
-        })
-    }
 }
 
 /// Physical memory available to the process (MemAvailable), or 8 GiB if unknown.

@@ -1,11 +1,15 @@
 //! The run report (`<name>_report.json`): parameters, versions, per-phase time and
-//! losses, iterations, cluster sizes and why the loop stopped.
+//! losses, iterations, cluster sizes and why the loop stopped. Plain JSON of
+//! numbers and strings, read back (`Deserialize`) by the figures and the HTML.
 
-use serde::Serialize;
+use super::params::{ConvergeType, RunParams};
+use crate::evaluate::metrics::ClusteringReport;
+use serde::{Deserialize, Deserializer, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// One training or computing phase.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Phase {
     /// Phase name, e.g. `feature_ae`, `em1.cluster_ae`, `em1.gae`, `impute_ae`.
     pub name: String,
@@ -13,7 +17,8 @@ pub struct Phase {
     pub seconds: f64,
     /// Epochs actually run (0 for non-training phases).
     pub epochs: usize,
-    /// Loss of every epoch (empty for non-training phases).
+    /// Loss of every epoch (empty for non-training phases); `null` reads as NaN.
+    #[serde(deserialize_with = "losses_or_nan")]
     pub losses: Vec<f64>,
     /// Peak resident memory of the process so far, in MiB, read when the phase
     /// ended (`None` where the OS does not report it). Being a running maximum, a
@@ -40,7 +45,8 @@ impl Phase {
 }
 
 /// One EM iteration.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Iteration {
     /// 1-based iteration number (0 = the clustering after the first phase).
     pub iteration: usize,
@@ -58,8 +64,59 @@ pub struct Iteration {
     pub kept_edges: usize,
 }
 
+/// How the EM loop ended.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Convergence {
+    /// Whether consecutive steps met the `--converge-type` test.
+    pub converged: bool,
+    /// The last EM iteration run.
+    pub iteration: usize,
+    /// ARI between the last two labelings.
+    pub ari_previous: Option<f64>,
+    /// Relative change between the last two cell graphs.
+    pub graph_change: Option<f64>,
+    /// One sentence for people.
+    pub message: String,
+}
+
+impl Convergence {
+    /// The loop converged at iteration `t`.
+    pub fn reached(t: usize, ari: f64, change: f64, how: ConvergeType) -> Self {
+        Convergence {
+            converged: true,
+            iteration: t,
+            ari_previous: Some(ari),
+            graph_change: Some(change),
+            message: format!(
+                "converged at iteration {t} ({how}: ARI with previous labels {ari:.4}, graph change {change:.4})"
+            ),
+        }
+    }
+
+    /// The loop stopped at its cap of `cap` iterations without converging.
+    pub fn not_reached(cap: usize, last: Option<&Iteration>) -> Self {
+        let ari = last.and_then(|i| i.ari_previous);
+        let change = last.and_then(|i| i.graph_change);
+        let fmt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
+        Convergence {
+            converged: false,
+            iteration: last.map_or(0, |i| i.iteration),
+            ari_previous: ari,
+            graph_change: change,
+            message: format!(
+                "did not converge within --EM-iteration {cap} (last ARI with previous labels {}, graph change {}); \
+                 the clusters may still change with more iterations",
+                fmt(ari),
+                fmt(change)
+            ),
+        }
+    }
+}
+
 /// The whole report.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Report {
     /// `scgnn-rs` version.
     pub version: String,
@@ -74,13 +131,13 @@ pub struct Report {
     /// Worker threads.
     pub threads: usize,
     /// All parameters.
-    pub params: serde_json::Value,
+    pub params: RunParams,
     /// Phases in order.
     pub phases: Vec<Phase>,
     /// EM iterations (iteration 0 is the clustering after the first phase).
     pub iterations: Vec<Iteration>,
-    /// Why the EM loop stopped.
-    pub convergence: String,
+    /// How the EM loop ended.
+    pub convergence: Convergence,
     /// Estimated peak memory of the run (bytes), from the pre-flight check.
     pub estimated_peak_bytes: u64,
     /// Total wall seconds of the pipeline (reading and writing excluded).
@@ -88,7 +145,12 @@ pub struct Report {
     /// LTMG state histogram (state, count including zeros), if LTMG ran.
     pub ltmg_states: Option<Vec<(u8, u64)>>,
     /// Evaluation against known labels, if given (never used by the run itself).
-    pub evaluation: Option<serde_json::Value>,
+    pub evaluation: Option<ClusteringReport>,
+}
+
+fn losses_or_nan<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+    let v: Vec<Option<f64>> = Vec::deserialize(d)?;
+    Ok(v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
 }
 
 /// Peak resident set size of this process so far (Linux `VmHWM`), in bytes.

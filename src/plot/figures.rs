@@ -9,7 +9,7 @@ use rand::seq::SliceRandom;
 
 use super::layout::LayoutMethod;
 use super::png::encode_rgb;
-use super::{IterView, PhaseView};
+use crate::pipeline::report::{Iteration, Phase};
 use crate::error::{Error, Result};
 
 /// DejaVu Sans (Bitstream Vera licence, see assets/README.md), embedded so the
@@ -326,7 +326,7 @@ fn phase_kind(name: &str) -> &str {
 
 /// Training losses of every phase on one log-scale axis: phases follow each
 /// other along the x axis (cumulative epochs), coloured by phase kind.
-pub(super) fn losses(cv: Canvas, title: &str, phases: &[PhaseView]) -> Result<Vec<u8>> {
+pub(super) fn losses(cv: Canvas, title: &str, phases: &[Phase]) -> Result<Vec<u8>> {
     let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
     // (kind index, phase name, (cumulative epoch, loss) points)
     type Series<'a> = (usize, &'a str, Vec<(f64, f64)>);
@@ -423,10 +423,10 @@ pub(super) fn losses(cv: Canvas, title: &str, phases: &[PhaseView]) -> Result<Ve
 /// Stacked bars: cells per cluster at every EM iteration, clusters ranked by
 /// size within an iteration (labels are not matched across iterations), the
 /// number of clusters above each bar.
-pub(super) fn cluster_sizes(cv: Canvas, title: &str, iters: &[IterView]) -> Result<Vec<u8>> {
+pub(super) fn cluster_sizes(cv: Canvas, title: &str, iters: &[Iteration]) -> Result<Vec<u8>> {
     let total = iters
         .iter()
-        .map(|it| it.sizes.iter().sum::<usize>())
+        .map(|it| it.cluster_sizes.iter().sum::<usize>())
         .max()
         .unwrap_or(0);
     let t = iters.len();
@@ -471,7 +471,7 @@ pub(super) fn cluster_sizes(cv: Canvas, title: &str, iters: &[IterView]) -> Resu
             .axis_desc_style((FAMILY, cv.f(15.0)))
             .draw()?;
         for (x, it) in iters.iter().enumerate() {
-            let mut sizes = it.sizes.clone();
+            let mut sizes = it.cluster_sizes.clone();
             sizes.sort_unstable_by(|a, b| b.cmp(a));
             let mut base = 0f64;
             let (x0, x1) = (x as f64 - 0.35, x as f64 + 0.35);

@@ -7,8 +7,18 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use serde_json::Value;
 
-use super::{report_iterations, report_phases, PlotInput, PlotOutput};
+use super::{display_name, PlotOutput};
 use crate::error::{Error, Result};
+use crate::pipeline::Dataset;
+
+/// A typed value as JSON for the tables, through its text form so that f32
+/// parameters keep their short decimal form (0.9, not 0.8999999761581421).
+fn json_value<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_string(v)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null)
+}
 
 fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
@@ -84,20 +94,15 @@ const STYLE: &str = "body{font-family:'DejaVu Sans',Arial,sans-serif;margin:24px
 h1{font-size:26px;margin-bottom:4px}h2{font-size:20px;border-bottom:1px solid #ccc;padding-bottom:3px;margin-top:28px}\
 table{border-collapse:collapse;margin:8px 0;font-size:14px}th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}\
 th{background:#f2f2f2}td.num{text-align:right}figure{margin:16px 0}img{max-width:100%;border:1px solid #ddd}\
-.muted{color:#666;font-size:14px}";
+.muted{color:#666;font-size:14px}.warn{background:#fff3cd;border:1px solid #e0c36c;padding:6px 10px}";
 
 /// Writes `<dir>/<name>_report.html` (atomically): the run's summary, evaluation,
 /// figures (read from `plots`' files and inlined), layout quality, phases with
 /// timings and losses, EM iterations with cluster sizes, and all parameters.
-pub fn write_html_report(
-    dir: &Path,
-    name: &str,
-    input: &PlotInput,
-    plots: &PlotOutput,
-) -> Result<PathBuf> {
-    let r = &input.report;
-    let get = |k: &str| r.get(k).map(value).unwrap_or_else(|| "–".into());
-    let dataset = input.dataset().unwrap_or(name);
+pub fn write_html_report(dir: &Path, ds: &Dataset, plots: &PlotOutput) -> Result<PathBuf> {
+    let r = &ds.report;
+    let name = &ds.name;
+    let dataset = display_name(ds);
     let mut h = String::new();
     let _ = write!(
         h,
@@ -105,35 +110,37 @@ pub fn write_html_report(
         esc(dataset)
     );
     let _ = writeln!(h, "<h1>scGNN run report: {}</h1>", esc(dataset));
-    let k = input.labels.iter().max().map_or(0, |m| m + 1);
-    let peak = r
-        .get("estimated_peak_bytes")
-        .and_then(Value::as_f64)
-        .map(|b| format!("{:.1} MiB", b / 1048576.0))
-        .unwrap_or_else(|| "–".into());
+    let peak = format!("{:.1} MiB", r.estimated_peak_bytes as f64 / 1048576.0);
     h.push_str("<h2>Summary</h2>");
+    if !r.convergence.converged && !r.convergence.message.is_empty() {
+        let _ = writeln!(
+            h,
+            "<p class=\"warn\">Warning: the EM loop {}</p>",
+            esc(&r.convergence.message)
+        );
+    }
     table(
         &mut h,
         &["item", "value"],
         &[
-            vec!["scgnn-rs version".into(), get("version")],
-            vec!["input".into(), get("input")],
+            vec!["scgnn-rs version".into(), r.version.clone()],
+            vec!["input".into(), r.input.clone()],
             vec![
                 "cells × genes (after preprocessing)".into(),
-                format!("{} × {}", get("n_cells"), get("n_genes")),
+                format!("{} × {}", r.n_cells, r.n_genes),
             ],
-            vec!["threads".into(), get("threads")],
-            vec!["total time (s)".into(), get("total_seconds")],
+            vec!["threads".into(), r.threads.to_string()],
+            vec!["total time (s)".into(), num(r.total_seconds)],
             vec!["estimated peak memory".into(), peak],
-            vec!["final clusters".into(), k.to_string()],
-            vec!["convergence".into(), get("convergence")],
+            vec!["final clusters".into(), ds.n_clusters().to_string()],
+            vec!["convergence".into(), r.convergence.message.clone()],
         ],
     );
 
-    if let Some(ev) = r.get("evaluation").filter(|v| !v.is_null()) {
+    if let Some(ev) = &r.evaluation {
         h.push_str("<h2>Evaluation against the given labels</h2>");
         let mut rows = Vec::new();
-        flatten("", ev, &mut rows);
+        flatten("", &json_value(ev), &mut rows);
         let rows: Vec<Vec<String>> = rows.into_iter().map(|(a, b)| vec![a, b]).collect();
         table(&mut h, &["metric", "value"], &rows);
     }
@@ -195,7 +202,8 @@ pub fn write_html_report(
     }
 
     h.push_str("<h2>Phases</h2>");
-    let rows: Vec<Vec<String>> = report_phases(r)
+    let rows: Vec<Vec<String>> = r
+        .phases
         .iter()
         .map(|p| {
             let first = p
@@ -227,18 +235,19 @@ pub fn write_html_report(
 
     h.push_str("<h2>EM iterations</h2>");
     let opt = |v: Option<f64>| v.map(num).unwrap_or_else(|| "–".into());
-    let rows: Vec<Vec<String>> = report_iterations(r)
+    let rows: Vec<Vec<String>> = r
+        .iterations
         .iter()
         .map(|it| {
-            let sizes: Vec<String> = it.sizes.iter().map(|s| s.to_string()).collect();
+            let sizes: Vec<String> = it.cluster_sizes.iter().map(|s| s.to_string()).collect();
             vec![
                 it.iteration.to_string(),
-                it.sizes.len().to_string(),
+                it.cluster_sizes.len().to_string(),
                 sizes.join(", "),
-                it.louvain.map_or("–".into(), |v| v.to_string()),
+                it.louvain_communities.map_or("–".into(), |v| v.to_string()),
                 opt(it.ari_previous),
                 opt(it.graph_change),
-                it.kept_edges.map_or("–".into(), |v| v.to_string()),
+                it.kept_edges.to_string(),
             ]
         })
         .collect();
@@ -256,21 +265,18 @@ pub fn write_html_report(
         &rows,
     );
 
-    if let Some(states) = r.get("ltmg_states").and_then(Value::as_array) {
+    if let Some(states) = &r.ltmg_states {
         h.push_str("<h2>LTMG states</h2>");
         let rows: Vec<Vec<String>> = states
             .iter()
-            .filter_map(Value::as_array)
-            .map(|p| p.iter().map(value).collect())
+            .map(|(s, c)| vec![s.to_string(), c.to_string()])
             .collect();
         table(&mut h, &["state", "entries"], &rows);
     }
 
     h.push_str("<h2>Parameters</h2>");
     let mut rows = Vec::new();
-    if let Some(p) = r.get("params") {
-        flatten("", p, &mut rows);
-    }
+    flatten("", &json_value(&r.params), &mut rows);
     let rows: Vec<Vec<String>> = rows.into_iter().map(|(a, b)| vec![a, b]).collect();
     table(&mut h, &["parameter", "value"], &rows);
     h.push_str("</body></html>\n");

@@ -18,9 +18,10 @@ pub mod png;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use crate::error::{Error, Result};
+use crate::graph::CellGraph;
+use crate::pipeline::report::Report;
+use crate::pipeline::Dataset;
 use crate::evaluate::labels::{embedding_rows, read_embedding, read_labels};
 use crate::matrix::Dense;
 
@@ -30,58 +31,44 @@ pub use layout::{Layout, LayoutMethod, LayoutParams, LayoutQuality, LayoutScore}
 /// Label shown for cells absent from the ground-truth file.
 pub const UNLABELLED: &str = "(unlabelled)";
 
-/// Everything the figures and the report are drawn from.
-#[derive(Clone, Debug)]
-pub struct PlotInput {
-    /// Cell ids, in the order of every per-cell field below.
-    pub cells: Vec<String>,
-    /// The final embedding (cells × d).
-    pub embedding: Dense,
-    /// Final cluster label of every cell.
-    pub labels: Vec<usize>,
-    /// Ground-truth label of every cell, when known ([`UNLABELLED`] for cells the
-    /// truth file does not list). Used for drawing only.
-    pub truth: Option<Vec<String>>,
-    /// The run report (`Report` serialised with `serde_json::to_value`, or the
-    /// parsed `<name>_report.json`).
-    pub report: Value,
-    /// Directed edges of the final cell graph: (from, to, weight); weight 0 marks
-    /// an edge pruned away, as in `<name>_graph.csv`.
-    pub edges: Vec<(u32, u32, f32)>,
+/// The per-cell parts of a finished run the figures need, checked to agree.
+struct Parts<'a> {
+    embedding: &'a Dense,
+    labels: &'a [usize],
+    edges: Vec<(u32, u32, f32)>,
 }
 
-impl PlotInput {
-    /// Checks that the per-cell fields agree and the edges name existing cells.
-    pub fn validate(&self) -> Result<()> {
-        let n = self.cells.len();
-        if self.embedding.rows != n || self.labels.len() != n {
-            return Err(Error::Usage(format!(
-                "plot input: {n} cells, {} embedding rows, {} labels",
-                self.embedding.rows,
-                self.labels.len()
-            )));
-        }
-        if self.truth.as_ref().is_some_and(|t| t.len() != n) {
-            return Err(Error::Usage(format!(
-                "plot input: {n} cells but a different number of truth labels"
-            )));
-        }
-        if let Some(e) = self
-            .edges
-            .iter()
-            .find(|e| e.0 as usize >= n || e.1 as usize >= n)
-        {
-            return Err(Error::Usage(format!(
-                "plot input: graph edge {} -> {} outside the {n} cells",
-                e.0, e.1
-            )));
-        }
-        Ok(())
+fn parts(ds: &Dataset) -> Result<Parts<'_>> {
+    let n = ds.n_cells();
+    let missing = |what: &str| Error::Usage(format!("plot: the run has no {what}"));
+    let embedding = ds.embedding.as_ref().ok_or_else(|| missing("embedding"))?;
+    let labels = ds.clusters.as_deref().ok_or_else(|| missing("clusters"))?;
+    if embedding.rows != n || labels.len() != n {
+        return Err(Error::Usage(format!(
+            "plot input: {n} cells, {} embedding rows, {} labels",
+            embedding.rows,
+            labels.len()
+        )));
     }
+    if ds.truth.as_ref().is_some_and(|t| t.len() != n) {
+        return Err(Error::Usage(format!(
+            "plot input: {n} cells but a different number of truth labels"
+        )));
+    }
+    let edges = ds.graph.as_ref().map(CellGraph::edge_list).unwrap_or_default();
+    Ok(Parts {
+        embedding,
+        labels,
+        edges,
+    })
+}
 
-    /// The report's dataset name, if any.
-    pub fn dataset(&self) -> Option<&str> {
-        self.report.get("dataset").and_then(Value::as_str)
+/// The dataset's display name: the report's, else the file name.
+fn display_name(ds: &Dataset) -> &str {
+    if ds.report.dataset.is_empty() {
+        &ds.name
+    } else {
+        &ds.report.dataset
     }
 }
 
@@ -94,6 +81,19 @@ pub struct PlotParams {
     pub width: u32,
     /// Figure height in pixels.
     pub height: u32,
+}
+
+impl PlotParams {
+    /// The default figures with the layout seeded by the run seed.
+    pub fn for_seed(seed: u64) -> Self {
+        PlotParams {
+            layout: LayoutParams {
+                seed,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
 }
 
 impl Default for PlotParams {
@@ -150,13 +150,14 @@ impl PlotOutput {
 /// Draws the figures of a run into `dir` as `<name>_<key>.png` (each written
 /// atomically): `umap_clusters`, `umap_truth` (only with ground truth), `loss`,
 /// `clusters`, `degree`.
-pub fn plot_run(dir: &Path, name: &str, input: &PlotInput, p: &PlotParams) -> Result<PlotOutput> {
+pub fn plot_run(dir: &Path, ds: &Dataset, p: &PlotParams) -> Result<PlotOutput> {
     p.validate()?;
-    input.validate()?;
-    if input.cells.is_empty() {
+    let input = parts(ds)?;
+    let name = &ds.name;
+    if ds.cells.is_empty() {
         return Err(Error::Data("no cells to plot".into()));
     }
-    let (truth_codes, truth_names) = match &input.truth {
+    let (truth_codes, truth_names) = match &ds.truth {
         Some(t) => {
             let (c, n) = codes(t);
             (Some(c), n)
@@ -164,12 +165,12 @@ pub fn plot_run(dir: &Path, name: &str, input: &PlotInput, p: &PlotParams) -> Re
         None => (None, Vec::new()),
     };
     let lay = layout::layout(
-        &input.embedding,
-        &input.labels,
+        input.embedding,
+        input.labels,
         truth_codes.as_deref(),
         &p.layout,
     )?;
-    let dataset = input.dataset().unwrap_or(name).to_string();
+    let dataset = display_name(ds).to_string();
     let size = figures::Canvas::new(p.width, p.height);
     let mut figs: Vec<(&'static str, String, Vec<u8>)> = Vec::new();
 
@@ -187,7 +188,7 @@ pub fn plot_run(dir: &Path, name: &str, input: &PlotInput, p: &PlotParams) -> Re
             )
         })
         .unwrap_or_default();
-    let k = input.labels.iter().max().map_or(0, |m| m + 1);
+    let k = ds.n_clusters();
     let cluster_names: Vec<String> = (0..k).map(|c| format!("cluster {c}")).collect();
     let title = format!("{dataset}: {method} of the embedding, by cluster ({k} clusters)");
     figs.push((
@@ -199,7 +200,7 @@ pub fn plot_run(dir: &Path, name: &str, input: &PlotInput, p: &PlotParams) -> Re
             &quality_note,
             lay.method,
             &lay.coords,
-            &input.labels,
+            input.labels,
             &cluster_names,
             false,
             p.layout.seed,
@@ -232,25 +233,23 @@ pub fn plot_run(dir: &Path, name: &str, input: &PlotInput, p: &PlotParams) -> Re
             )?,
         ));
     }
-    let phases = report_phases(&input.report);
     let title = format!("{dataset}: training loss per phase");
     figs.push((
         "loss",
         title.clone(),
-        figures::losses(size, &title, &phases)?,
+        figures::losses(size, &title, &ds.report.phases)?,
     ));
-    let iters = report_iterations(&input.report);
     let title = format!("{dataset}: cluster sizes per EM iteration");
     figs.push((
         "clusters",
         title.clone(),
-        figures::cluster_sizes(size, &title, &iters)?,
+        figures::cluster_sizes(size, &title, &ds.report.iterations)?,
     ));
     let title = format!("{dataset}: degree distribution of the cell graph");
     figs.push((
         "degree",
         title.clone(),
-        figures::degrees(size, &title, input.cells.len(), &input.edges)?,
+        figures::degrees(size, &title, ds.n_cells(), &input.edges)?,
     ));
 
     let mut out = Vec::with_capacity(figs.len());
@@ -310,81 +309,32 @@ fn codes(labels: &[String]) -> (Vec<usize>, Vec<String>) {
     (labels.iter().map(|l| index[l.as_str()]).collect(), names)
 }
 
-/// One phase of the report, read leniently (missing fields become empty).
-#[derive(Clone, Debug, Default)]
-pub(crate) struct PhaseView {
-    pub name: String,
-    pub seconds: f64,
-    pub epochs: usize,
-    /// NaN where the report holds `null` (a non-finite loss).
-    pub losses: Vec<f64>,
-}
+/// Every figure key [`plot_run`] can write, in report order.
+pub const FIGURE_KEYS: [&str; 5] = ["umap_clusters", "umap_truth", "loss", "clusters", "degree"];
 
-/// One EM iteration of the report.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct IterView {
-    pub iteration: usize,
-    pub sizes: Vec<usize>,
-    pub louvain: Option<usize>,
-    pub ari_previous: Option<f64>,
-    pub graph_change: Option<f64>,
-    pub kept_edges: Option<usize>,
-}
-
-fn as_usize(v: Option<&Value>) -> Option<usize> {
-    v.and_then(Value::as_u64).map(|x| x as usize)
-}
-
-pub(crate) fn report_phases(r: &Value) -> Vec<PhaseView> {
-    r.get("phases")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|p| PhaseView {
-                    name: p
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .unwrap_or("?")
-                        .to_string(),
-                    seconds: p.get("seconds").and_then(Value::as_f64).unwrap_or(f64::NAN),
-                    epochs: as_usize(p.get("epochs")).unwrap_or(0),
-                    losses: p
-                        .get("losses")
-                        .and_then(Value::as_array)
-                        .map(|l| l.iter().map(|v| v.as_f64().unwrap_or(f64::NAN)).collect())
-                        .unwrap_or_default(),
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-pub(crate) fn report_iterations(r: &Value) -> Vec<IterView> {
-    r.get("iterations")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .enumerate()
-                .map(|(i, it)| IterView {
-                    iteration: as_usize(it.get("iteration")).unwrap_or(i),
-                    sizes: it
-                        .get("cluster_sizes")
-                        .and_then(Value::as_array)
-                        .map(|s| {
-                            s.iter()
-                                .filter_map(Value::as_u64)
-                                .map(|x| x as usize)
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                    louvain: as_usize(it.get("louvain_communities")),
-                    ari_previous: it.get("ari_previous").and_then(Value::as_f64),
-                    graph_change: it.get("graph_change").and_then(Value::as_f64),
-                    kept_edges: as_usize(it.get("kept_edges")),
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+/// Removes the figures of `name` in `dir` that `drawn` did not write (all of
+/// them, and the HTML report, when nothing was drawn), so that a folder never
+/// shows figures of an earlier run beside this run's results.
+pub fn remove_stale_figures(dir: &Path, name: &str, drawn: Option<&PlotOutput>) -> Result<()> {
+    let kept: Vec<&str> = drawn
+        .map(|d| d.figures.iter().map(|f| f.key).collect())
+        .unwrap_or_default();
+    let mut stale: Vec<PathBuf> = FIGURE_KEYS
+        .iter()
+        .filter(|k| !kept.contains(k))
+        .map(|k| dir.join(format!("{name}_{k}.png")))
+        .collect();
+    if drawn.is_none() {
+        stale.push(dir.join(format!("{name}_report.html")));
+    }
+    for path in stale {
+        match std::fs::remove_file(&path) {
+            Ok(()) => tracing::info!("removed {} left by an earlier run", path.display()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(&path, e)),
+        }
+    }
+    Ok(())
 }
 
 /// The run name of a run directory: the prefix of its single `<name>_report.json`.
@@ -422,8 +372,9 @@ pub fn run_name(dir: &Path) -> Result<String> {
 
 /// Reads back a run's outputs from `dir`: `<name>_results.txt`,
 /// `<name>_embedding.csv`, `<name>_graph.csv` and `<name>_report.json`, plus the
-/// ground truth from `truth` (a `cell,label` file) if given.
-pub fn load_run(dir: &Path, name: &str, truth: Option<&Path>) -> Result<PlotInput> {
+/// ground truth from `truth` (a `cell,label` file) if given, as a data set
+/// without expression values.
+pub fn load_run(dir: &Path, name: &str, truth: Option<&Path>) -> Result<Dataset> {
     let f = |suffix: &str| dir.join(format!("{name}{suffix}"));
     let results = f("_results.txt");
     let pairs = read_labels(&results)?;
@@ -446,7 +397,7 @@ pub fn load_run(dir: &Path, name: &str, truth: Option<&Path>) -> Result<PlotInpu
     let edges = read_graph(&f("_graph.csv"), cells.len())?;
     let rep_path = f("_report.json");
     let text = std::fs::read_to_string(&rep_path).map_err(|e| Error::io(&rep_path, e))?;
-    let report: Value = serde_json::from_str(&text)
+    let report: Report = serde_json::from_str(&text)
         .map_err(|e| Error::input(&rep_path, Some(format!("line {}", e.line())), e.to_string()))?;
     let truth = match truth {
         None => None,
@@ -470,16 +421,22 @@ pub fn load_run(dir: &Path, name: &str, truth: Option<&Path>) -> Result<PlotInpu
             Some(t)
         }
     };
-    let input = PlotInput {
+    let n = cells.len();
+    let ds = Dataset {
+        name: name.to_string(),
+        source: dir.display().to_string(),
         cells,
-        embedding,
-        labels,
         truth,
+        clusters: Some(labels),
+        embedding: Some(embedding),
+        graph: Some(CellGraph::from_edge_list(n, &edges).map_err(|m| {
+            Error::input(f("_graph.csv"), None, m)
+        })?),
         report,
-        edges,
+        ..Default::default()
     };
-    input.validate()?;
-    Ok(input)
+    parts(&ds)?;
+    Ok(ds)
 }
 
 /// Parses `<name>_graph.csv` (`NodeA,NodeB,Weights`, 0-based cell indices).

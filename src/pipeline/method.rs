@@ -1,0 +1,123 @@
+//! The scGNN method on a preprocessed [`Dataset`]: first phase → EM iterations
+//! until the clustering is stable → imputation. Fills the data set's clusters,
+//! embedding, graph, imputed matrix, LTMG states and report, and releases its
+//! working matrix.
+
+use super::dataset::Dataset;
+use super::em::{self, Step};
+use super::impute::{self, ImputeInput};
+use super::memory;
+use super::params::RunParams;
+use super::phase1::{self, em_penalty};
+use super::progress::Progress;
+use super::report::{Convergence, Report};
+use super::trainer::Trainer;
+use crate::error::{Error, Result};
+use crate::models::autoencoder::AeLoss;
+use crate::nn::WeightedSse;
+use std::time::Instant;
+
+/// Checks that the method can run on `ds` with `p` (cells left, memory);
+/// returns the memory estimate. Cheap: no training.
+pub fn check(ds: &Dataset, p: &RunParams) -> Result<u64> {
+    p.validate()?;
+    let n = ds.n_cells();
+    if n <= p.graph.k {
+        return Err(Error::Data(format!(
+            "only {n} cells remain after preprocessing; the cell graph needs more than --k {} cells",
+            p.graph.k
+        )));
+    }
+    let nnz = ds.x("the method")?.nnz();
+    memory::check(n, ds.n_genes(), nnz, p)
+}
+
+/// Runs the whole method on `ds` (spec §3–§9).
+pub fn run(ds: &mut Dataset, p: &RunParams, progress: &dyn Progress) -> Result<()> {
+    let estimate = check(ds, p)?;
+    let t_all = Instant::now();
+    let trainer = Trainer::new(p, progress);
+    let mut phases = Vec::new();
+    let ltmg = phase1::ltmg_states(ds, p, &mut phases, progress)?;
+    let mut current = ds.x("the feature autoencoder")?.to_dense();
+    let mut models = phase1::feature_ae(&current, ltmg.as_ref(), p, &trainer, &mut phases)?;
+    let z = models.ae.reconstruct_in_place(&mut current)?;
+
+    let mut step = em::cluster_step(&z, p, 0, &mut phases, progress)?;
+    let mut iterations = vec![em::iteration_record(0, &step, None, None)];
+    em::log_step(0, &step, None, t_all.elapsed().as_secs_f64());
+    let em_loss = AeLoss {
+        sse: WeightedSse {
+            gamma: p.gamma,
+            alpha: 0.0,
+            entry: None,
+            row: None,
+        },
+        penalty: em_penalty(p),
+    };
+    let mut convergence = None;
+    for t in 1..=p.em_iterations {
+        let labels = &step.clustering.labels;
+        let (next_current, z) = em::autoencoders(
+            &mut models.ae,
+            current,
+            labels,
+            &em_loss,
+            p,
+            t,
+            &trainer,
+            &mut phases,
+        )?;
+        current = next_current;
+        let next: Step = em::cluster_step(&z, p, t, &mut phases, progress)?;
+        let (rec, conv) = em::compare(&step, &next, p, t)?;
+        em::log_step(t, &next, rec.ari_previous, t_all.elapsed().as_secs_f64());
+        iterations.push(rec);
+        step = next;
+        if conv.is_some() {
+            convergence = conv;
+            break;
+        }
+    }
+    let convergence =
+        convergence.unwrap_or_else(|| Convergence::not_reached(p.em_iterations, iterations.last()));
+    if convergence.converged {
+        tracing::info!("EM loop: {}", convergence.message);
+    } else {
+        tracing::warn!("EM loop: {}", convergence.message);
+    }
+    drop(current);
+
+    let x = ds.x.take().ok_or_else(|| Error::Usage("the working matrix was already released".into()))?;
+    let input = ImputeInput {
+        x: &x,
+        graph: &step.graph,
+        labels: &step.clustering.labels,
+        ltmg: ltmg.as_ref(),
+    };
+    let imputed = impute::impute(&input, models, p, &trainer, &mut phases)?;
+    drop(x);
+
+    ds.report = Report {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        dataset: ds.name.clone(),
+        input: ds.source.clone(),
+        n_cells: ds.n_cells(),
+        n_genes: ds.n_genes(),
+        threads: rayon::current_num_threads(),
+        params: p.clone(),
+        phases,
+        iterations,
+        convergence,
+        estimated_peak_bytes: estimate,
+        total_seconds: t_all.elapsed().as_secs_f64(),
+        ltmg_states: ltmg.as_ref().map(|l| l.state_histogram()),
+        evaluation: None,
+    };
+    ds.clusters = Some(step.clustering.labels);
+    ds.embedding = Some(step.embedding);
+    ds.graph = Some(step.graph);
+    ds.imputed = Some(imputed);
+    ds.ltmg = ltmg;
+    Ok(())
+}
