@@ -7,6 +7,7 @@
 
 pub mod choice;
 pub mod cluster;
+pub mod compat;
 pub mod error;
 pub mod evaluate;
 pub mod graph;

@@ -166,9 +166,11 @@ pub struct Ltmg {
     /// Regulatory states, cells × genes, with exactly the sparsity of the input's
     /// positive entries; absent entries are zeros of the input and have state 0.
     pub states: Csr<u8>,
-    /// One model per gene (column), in column order.
+    /// One model per gene (column), in column order; empty when the states were
+    /// read from a file ([`Ltmg::from_states`]).
     pub models: Vec<GeneModel>,
-    /// The global cut Zcut_G on the ln(value) scale (−∞ when not defined).
+    /// The global cut Zcut_G on the ln(value) scale (−∞ when not defined, NaN
+    /// when the states were read from a file).
     pub zcut_global: f64,
 }
 
@@ -320,6 +322,16 @@ pub fn fit_gene(
 }
 
 impl Ltmg {
+    /// States computed elsewhere (e.g. scGNN's `LTMG_sparse.mtx`, read by
+    /// [`crate::compat::read_ltmg`]), cells × genes; no per-gene models.
+    pub fn from_states(states: Csr<u8>) -> Ltmg {
+        Ltmg {
+            states,
+            models: Vec::new(),
+            zcut_global: f64::NAN,
+        }
+    }
+
     /// Number of (cell, gene) entries in each state, zeros of the input counted
     /// as state 0; sorted by state, only states that occur.
     pub fn state_histogram(&self) -> Vec<(u8, u64)> {

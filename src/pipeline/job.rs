@@ -7,6 +7,7 @@ use super::dataset::Dataset;
 use super::params::RunParams;
 use super::progress::{self, Progress};
 use super::{method, write};
+use crate::compat::{self, RunLayout};
 use crate::error::{Error, Result};
 use crate::evaluate::{labels, metrics};
 use crate::io::{self, ReadOptions};
@@ -27,6 +28,15 @@ pub enum Source {
         /// The path.
         path: PathBuf,
         /// How to read it.
+        read: ReadOptions,
+    },
+    /// scGNN's folder layout (`--datasetDir D --datasetName N`): what its first
+    /// step wrote (`D/N/Use_expression.csv`, already transformed, and the LTMG
+    /// file), else D/N itself.
+    Scgnn {
+        /// The layout's options.
+        layout: compat::ScgnnDataset,
+        /// How to read D/N when it was not preprocessed.
         read: ReadOptions,
     },
     /// The built-in simulated data set, with its true labels.
@@ -66,17 +76,21 @@ pub fn run(job: Job, progress: &dyn Progress) -> Result<Dataset> {
         check_output_dir(dir)?;
     }
     let truth_pairs = job.labels.as_deref().map(labels::read_labels).transpose()?;
-    let (raw, source, demo_truth) = read_source(job.source, p.seed, progress)?;
+    let input = read_source(job.source, p.seed, progress)?;
     let truth = match (&truth_pairs, &job.labels) {
         (Some(t), Some(path)) => Some((path.clone(), t.clone())),
-        _ => demo_truth.map(|t| (PathBuf::from("demo truth"), t)),
+        _ => input.truth.map(|t| (PathBuf::from("demo truth"), t)),
     };
     if let Some((path, t)) = &truth {
-        check_labels(&raw.cells, path, t)?;
+        check_labels(&input.matrix.cells, path, t)?;
     }
-    let name = job.name.clone().unwrap_or_else(|| dataset_name(&source));
-    let pre = preprocess::prepare(raw, p.skip_preprocess, &p.preprocess)?;
-    let mut ds = Dataset::from_preprocessed(pre, &name, &source);
+    let name = job.name.clone().unwrap_or_else(|| dataset_name(&input.description));
+    let logged = p.skip_preprocess || input.layout.as_ref().is_some_and(|l| l.preprocessed);
+    let pre = preprocess::prepare(input.matrix, logged, &p.preprocess)?;
+    let mut ds = Dataset::from_preprocessed(pre, &name, &input.description);
+    if let Some(l) = &input.layout {
+        ds.ltmg = compat::load_ltmg(&l.ltmg, &ds.genes, &ds.cells, p.needs_ltmg())?;
+    }
     if let Some((_, t)) = &truth {
         ds.truth = Some(align_truth(&ds.cells, t));
     }
@@ -92,25 +106,47 @@ pub fn run(job: Job, progress: &dyn Progress) -> Result<Dataset> {
     Ok(ds)
 }
 
-/// Reads (or simulates) the input: the matrix, its description and, for the
-/// demo, its true labels.
-fn read_source(
-    source: Source,
-    seed: u64,
-    progress: &dyn Progress,
-) -> Result<(ExprMatrix, String, Option<Vec<(String, String)>>)> {
+/// The input as read.
+struct Input {
+    matrix: ExprMatrix,
+    description: String,
+    /// The demo's true labels.
+    truth: Option<Vec<(String, String)>>,
+    /// What scGNN's layout held.
+    layout: Option<RunLayout>,
+}
+
+/// Reads (or simulates) the input.
+fn read_source(source: Source, seed: u64, progress: &dyn Progress) -> Result<Input> {
+    let input = |matrix, description: String| Input {
+        matrix,
+        description,
+        truth: None,
+        layout: None,
+    };
     match source {
         Source::File { path, read } => {
             let m = progress::step(progress, "reading", || io::read_matrix(&path, &read))?;
-            Ok((m, path.display().to_string(), None))
+            Ok(input(m, path.display().to_string()))
+        }
+        Source::Scgnn { layout, read } => {
+            let r = progress::step(progress, "reading", || compat::read_dataset(&layout, &read))?;
+            let description = r.layout.input.display().to_string();
+            Ok(Input {
+                layout: Some(r.layout),
+                ..input(r.matrix, description)
+            })
         }
         Source::Matrix {
             matrix,
             description,
-        } => Ok((matrix, description, None)),
+        } => Ok(input(matrix, description)),
         Source::Demo => {
             let (m, truth) = demo(seed)?;
-            Ok((m, "built-in demo".to_string(), Some(truth)))
+            Ok(Input {
+                truth: Some(truth),
+                ..input(m, "built-in demo".to_string())
+            })
         }
     }
 }

@@ -38,7 +38,11 @@ pub fn run(ds: &mut Dataset, p: &RunParams, progress: &dyn Progress) -> Result<(
     let t_all = Instant::now();
     let trainer = Trainer::new(p, progress);
     let mut phases = Vec::new();
-    let ltmg = phase1::ltmg_states(ds, p, &mut phases, progress)?;
+    // States read from scGNN's LTMG file come with the data set.
+    let ltmg = match ds.ltmg.take() {
+        Some(l) => Some(l),
+        None => phase1::ltmg_states(ds, p, &mut phases, progress)?,
+    };
     let mut current = ds.x("the feature autoencoder")?.to_dense();
     let mut models = phase1::feature_ae(&current, ltmg.as_ref(), p, &trainer, &mut phases)?;
     let z = models.ae.reconstruct_in_place(&mut current)?;

@@ -207,7 +207,7 @@ fn dispatch(cli: &Cli) -> Result<()> {
     let bars = Bars::new(!cli.global.quiet);
     match &cli.command {
         Command::Run(a) => run::run(a, seed, cli.global.quiet, &bars),
-        Command::Preprocess(a) => preprocess::run(a),
+        Command::Preprocess(a) => preprocess::run(a, seed),
         Command::Simulate(a) => simulate::run(a, seed),
         Command::Convert(a) => convert::run(a),
         Command::Info(a) => info::run(a),

@@ -5,6 +5,7 @@
 use crate::{PreprocessOpts, ReadArgs};
 use clap::Args;
 use scgnn::cluster::{Method, Resolution};
+use scgnn::compat::{self, ScgnnDataset};
 use scgnn::error::{Error, Result};
 use scgnn::graph::{Distance, PruneType};
 use scgnn::models::gae::GaeModel;
@@ -47,19 +48,30 @@ pub struct RunArgs {
 #[command(next_help_heading = "Input and output")]
 pub struct IoOpts {
     /// Expression matrix (any supported format). Alternatively --datasetDir/--datasetName.
-    #[arg(long, short = 'i', required_unless_present_any = ["demo", "dataset_dir"])]
+    #[arg(long, short = 'i', required_unless_present_any = ["demo", "dataset_dir", "dataset_name"])]
     pub input: Option<PathBuf>,
     /// Run on a simulated data set built into the binary and report ARI/NMI against its truth.
     #[arg(long, conflicts_with = "input")]
     pub demo: bool,
     #[command(flatten)]
     pub read: ReadArgs,
-    /// scGNN's input folder; the input is <datasetDir>/<datasetName>.
+    /// scGNN's input folder [default: the current folder]: reads <datasetDir>/<datasetName>/Use_expression.csv
+    /// (written by `scgnn preprocess`), else <datasetDir>/<datasetName> itself.
     #[arg(long = "datasetDir", value_name = "DIR")]
     pub dataset_dir: Option<PathBuf>,
-    /// Name used for the output files [default: the input's file name].
+    /// Name used for the output files [default: the input's file name]; without --input, scGNN's --datasetName.
     #[arg(long = "dataset-name", alias = "datasetName")]
     pub dataset_name: Option<String>,
+    /// With --datasetName: LTMG states are read from <LTMGDir>/<datasetName>/<ltmgFile> when
+    /// the regularizer needs them (computed when absent) [default: --datasetDir].
+    #[arg(long = "LTMGDir")]
+    pub ltmg_dir: Option<PathBuf>,
+    /// With --datasetName: the LTMG file.
+    #[arg(long = "ltmgFile", default_value = compat::LTMG_FILE)]
+    pub ltmg_file: String,
+    /// With --datasetName: the preprocessed expression file.
+    #[arg(long = "ltmgExpressionFile", default_value = compat::EXPRESSION_FILE)]
+    pub ltmg_expression_file: String,
     /// Output folder (created if missing).
     #[arg(long = "output-dir", alias = "outputDir", default_value = "outputDir")]
     pub output_dir: PathBuf,
@@ -252,21 +264,12 @@ struct CompatOpts {
     /// No effect: there is no GPU code path.
     #[arg(long = "no-cuda")]
     no_cuda: bool,
-    /// No effect: inputs are always read sparse.
+    /// No effect: inputs are always read sparse, and --datasetName reads Use_expression.csv.
     #[arg(long = "nonsparseMode")]
     nonsparse_mode: bool,
     /// No effect: the regularizer is always the exact sparse form.
     #[arg(long = "sparseImputation")]
     sparse_imputation: Option<String>,
-    /// No effect: LTMG is computed natively from the input.
-    #[arg(long = "LTMGDir")]
-    ltmg_dir: Option<PathBuf>,
-    /// No effect: LTMG is computed natively from the input.
-    #[arg(long = "ltmgFile")]
-    ltmg_file: Option<String>,
-    /// No effect: LTMG is computed natively from the input.
-    #[arg(long = "ltmgExpressionFile")]
-    ltmg_expression_file: Option<String>,
     /// No effect: progress bars replace periodic log lines.
     #[arg(long = "log-interval")]
     log_interval: Option<usize>,
@@ -351,16 +354,25 @@ impl RunArgs {
         if io.demo {
             return Ok(Source::Demo);
         }
-        let path: PathBuf = match (&io.input, &io.dataset_dir) {
-            (Some(i), _) => i.clone(),
-            (None, Some(d)) => d.join(io.dataset_name.as_deref().ok_or_else(|| {
-                Error::Usage("--datasetDir needs --datasetName (the file or folder inside it)".into())
-            })?),
-            (None, None) => return Err(Error::Usage("give --input FILE".into())),
-        };
-        Ok(Source::File {
-            path,
-            read: self.io.read.options(),
+        let read = self.io.read.options();
+        if let Some(path) = &io.input {
+            return Ok(Source::File {
+                path: path.clone(),
+                read,
+            });
+        }
+        let name = io.dataset_name.as_ref().ok_or_else(|| {
+            Error::Usage("give --input FILE, or --datasetName (the file or folder inside --datasetDir)".into())
+        })?;
+        Ok(Source::Scgnn {
+            layout: ScgnnDataset {
+                dir: io.dataset_dir.clone().unwrap_or_else(|| ".".into()),
+                name: name.clone(),
+                ltmg_dir: io.ltmg_dir.clone(),
+                expression_file: io.ltmg_expression_file.clone(),
+                ltmg_file: io.ltmg_file.clone(),
+            },
+            read,
         })
     }
 }
