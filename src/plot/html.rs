@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::{display_name, PlotOutput};
 use crate::error::{Error, Result};
+use crate::pipeline::report::Report;
 use crate::pipeline::Dataset;
 
 /// A typed value as JSON for the tables, through its text form so that f32
@@ -158,6 +159,33 @@ pub fn write_html_report(dir: &Path, ds: &Dataset, plots: &PlotOutput) -> Result
         );
     }
 
+    layout_section(&mut h, plots);
+    run_tables(&mut h, r);
+    if let Some(states) = &r.ltmg_states {
+        h.push_str("<h2>LTMG states</h2>");
+        let rows: Vec<Vec<String>> = states
+            .iter()
+            .map(|(s, c)| vec![s.to_string(), c.to_string()])
+            .collect();
+        table(&mut h, &["state", "entries"], &rows);
+    }
+
+    h.push_str("<h2>Parameters</h2>");
+    let mut rows = Vec::new();
+    flatten("", &json_value(&r.params), &mut rows);
+    let rows: Vec<Vec<String>> = rows.into_iter().map(|(a, b)| vec![a, b]).collect();
+    table(&mut h, &["parameter", "value"], &rows);
+    h.push_str("</body></html>\n");
+
+    let path = dir.join(format!("{name}_report.html"));
+    crate::io::atomic::write_atomic(&path, |tmp| {
+        std::fs::write(tmp, h.as_bytes()).map_err(|e| Error::io(tmp, e))
+    })?;
+    Ok(path)
+}
+
+/// The 2-D layout's quality measures.
+fn layout_section(h: &mut String, plots: &PlotOutput) {
     h.push_str("<h2>2-D layout quality</h2>");
     match &plots.layout.quality {
         Some(q) => {
@@ -169,7 +197,7 @@ pub fn write_html_report(dir: &Path, ds: &Dataset, plots: &PlotOutput) -> Result
             );
             let opt = |v: Option<f64>| v.map(num).unwrap_or_else(|| "–".into());
             table(
-                &mut h,
+                h,
                 &[
                     "space",
                     "cluster purity",
@@ -201,6 +229,10 @@ pub fn write_html_report(dir: &Path, ds: &Dataset, plots: &PlotOutput) -> Result
         None => h.push_str("<p class=\"muted\">Too few cells to measure; PCA drawn.</p>"),
     }
 
+}
+
+/// The phases and EM iterations of the report.
+fn run_tables(h: &mut String, r: &Report) {
     h.push_str("<h2>Phases</h2>");
     let rows: Vec<Vec<String>> = r
         .phases
@@ -228,7 +260,7 @@ pub fn write_html_report(dir: &Path, ds: &Dataset, plots: &PlotOutput) -> Result
         })
         .collect();
     table(
-        &mut h,
+        h,
         &["phase", "seconds", "epochs", "first loss", "final loss"],
         &rows,
     );
@@ -252,7 +284,7 @@ pub fn write_html_report(dir: &Path, ds: &Dataset, plots: &PlotOutput) -> Result
         })
         .collect();
     table(
-        &mut h,
+        h,
         &[
             "iteration",
             "clusters",
@@ -265,25 +297,4 @@ pub fn write_html_report(dir: &Path, ds: &Dataset, plots: &PlotOutput) -> Result
         &rows,
     );
 
-    if let Some(states) = &r.ltmg_states {
-        h.push_str("<h2>LTMG states</h2>");
-        let rows: Vec<Vec<String>> = states
-            .iter()
-            .map(|(s, c)| vec![s.to_string(), c.to_string()])
-            .collect();
-        table(&mut h, &["state", "entries"], &rows);
-    }
-
-    h.push_str("<h2>Parameters</h2>");
-    let mut rows = Vec::new();
-    flatten("", &json_value(&r.params), &mut rows);
-    let rows: Vec<Vec<String>> = rows.into_iter().map(|(a, b)| vec![a, b]).collect();
-    table(&mut h, &["parameter", "value"], &rows);
-    h.push_str("</body></html>\n");
-
-    let path = dir.join(format!("{name}_report.html"));
-    crate::io::atomic::write_atomic(&path, |tmp| {
-        std::fs::write(tmp, h.as_bytes()).map_err(|e| Error::io(tmp, e))
-    })?;
-    Ok(path)
 }
