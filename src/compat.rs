@@ -508,7 +508,9 @@ mod tests {
             assert_eq!(back.state_histogram(), vec![(0, 4), (1, 1), (2, 1)]);
             assert_eq!(back.states.row(0), (&[0u32][..], &[2u8][..]));
             let other = e.select_cells(&[0, 1]);
-            let err = read_ltmg(&p, &other.genes, &other.cells).unwrap_err().to_string();
+            let err = read_ltmg(&p, &other.genes, &other.cells)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("do not belong"), "{err}");
         }
         let text = std::fs::read_to_string(d.join("LTMG_sparse.mtx")).unwrap();

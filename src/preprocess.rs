@@ -266,7 +266,6 @@ pub(crate) fn scale_rows(x: &mut Csr<f32>, factors: &[f32]) {
     });
 }
 
-
 /// Sample variance (ddof = 1) of every column, zeros included, in f64.
 pub fn column_variances(x: &Csr<f32>) -> Vec<f64> {
     let n = x.rows as f64;

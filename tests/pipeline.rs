@@ -143,9 +143,15 @@ fn same_seed_same_files_and_scgnn_formats() {
     // Plain JSON of numbers and strings: parameters are typed, f32 values short.
     assert_eq!(report["params"]["gamma"].as_f64(), Some(0.1));
     assert_eq!(report["params"]["ae"]["hidden"].as_u64(), Some(128));
-    assert_eq!(report["params"]["cluster"]["method"].as_str(), Some("LouvainK"));
+    assert_eq!(
+        report["params"]["cluster"]["method"].as_str(),
+        Some("LouvainK")
+    );
     let text = std::fs::read_to_string(d1.join("sim_report.json")).unwrap();
-    assert!(!text.contains("0.0999999") && !text.contains("AeConfig {"), "{text}");
+    assert!(
+        !text.contains("0.0999999") && !text.contains("AeConfig {"),
+        "{text}"
+    );
     let back: scgnn::pipeline::report::Report = serde_json::from_str(&text).unwrap();
     assert_eq!(back.params, p);
     std::fs::remove_dir_all(&d1).unwrap();

@@ -8,8 +8,8 @@ use base64::Engine as _;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
 use scgnn::graph::knn::{knn, Distance};
-use scgnn::matrix::Dense;
 use scgnn::graph::CellGraph;
+use scgnn::matrix::Dense;
 use scgnn::pipeline::report::Report;
 use scgnn::pipeline::Dataset;
 use scgnn::plot::{self, layout, LayoutMethod, LayoutParams, PlotParams};
@@ -179,7 +179,8 @@ fn synthetic_input() -> Dataset {
         "total_seconds": 4.2, "ltmg_states": null
     });
     let mut report: Report = serde_json::from_value(report).unwrap();
-    report.evaluation = Some(scgnn::evaluate::metrics::evaluate(&labels, &labels, None, 1).unwrap());
+    report.evaluation =
+        Some(scgnn::evaluate::metrics::evaluate(&labels, &labels, None, 1).unwrap());
     Dataset {
         name: "blobs".into(),
         cells: (0..n).map(|i| format!("cell{i}")).collect(),

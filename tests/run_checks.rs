@@ -34,7 +34,11 @@ fn small_data(dir: &Path) -> (String, String) {
         "--output-dir",
         dir.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     (
         dir.join("counts.csv.gz").display().to_string(),
         dir.join("labels.csv").display().to_string(),
@@ -58,11 +62,18 @@ const QUICK: [&str; 9] = [
 fn assert_refused(out: &Output, started: Instant, needles: &[&str]) {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "stderr: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line expected: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected: {err}"
+    );
     for n in needles {
         assert!(err.contains(n), "expected '{n}' in: {err}");
     }
-    assert!(started.elapsed() < Duration::from_secs(20), "not refused up front");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "not refused up front"
+    );
 }
 
 #[test]
@@ -80,7 +91,12 @@ fn bad_labels_output_paths_and_parameters_are_refused_before_training() {
     let wrong = d.join("wrong_labels.csv");
     std::fs::write(&wrong, "cell,label\nnot_a_cell,A\nnor_this,B\n").unwrap();
     let t = Instant::now();
-    let out = run(&["--labels", wrong.to_str().unwrap(), "--output-dir", &out_dir]);
+    let out = run(&[
+        "--labels",
+        wrong.to_str().unwrap(),
+        "--output-dir",
+        &out_dir,
+    ]);
     assert_refused(&out, t, &["wrong_labels.csv", "no cell id in common"]);
 
     let file = d.join("a_file");
@@ -95,7 +111,14 @@ fn bad_labels_output_paths_and_parameters_are_refused_before_training() {
     assert_refused(&out, t, &["--output-dir", "cannot create"]);
 
     let t = Instant::now();
-    let out = run(&["--clustering-method", "OPTICS", "--k", "3", "--output-dir", &out_dir]);
+    let out = run(&[
+        "--clustering-method",
+        "OPTICS",
+        "--k",
+        "3",
+        "--output-dir",
+        &out_dir,
+    ]);
     assert_refused(&out, t, &["OPTICS", "--k"]);
     assert!(!d.join("out").join("counts_results.txt").exists());
     std::fs::remove_dir_all(&d).unwrap();
@@ -114,11 +137,25 @@ fn a_read_only_output_folder_is_refused_before_training() {
         let _ = std::fs::remove_file(ro.join("probe"));
         eprintln!("root: testing an output folder under /proc instead");
         let t = Instant::now();
-        let out = scgnn(&["-q", "run", "-i", &counts, "--output-dir", "/proc/scgnn-out"]);
+        let out = scgnn(&[
+            "-q",
+            "run",
+            "-i",
+            &counts,
+            "--output-dir",
+            "/proc/scgnn-out",
+        ]);
         assert_refused(&out, t, &["--output-dir", "/proc/scgnn-out"]);
     } else {
         let t = Instant::now();
-        let out = scgnn(&["-q", "run", "-i", &counts, "--output-dir", ro.to_str().unwrap()]);
+        let out = scgnn(&[
+            "-q",
+            "run",
+            "-i",
+            &counts,
+            "--output-dir",
+            ro.to_str().unwrap(),
+        ]);
         assert_refused(&out, t, &["--output-dir", "cannot write"]);
     }
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -142,7 +179,16 @@ fn sigint_while_writing_leaves_no_partial_file() {
     // Writing 40 000 cells × 2 000 genes gzipped takes seconds: long enough to
     // interrupt it midway.
     let mut child = Command::new(env!("CARGO_BIN_EXE_scgnn"))
-        .args(["-q", "--threads", "1", "simulate", "--cells", "40000", "--genes", "2000"])
+        .args([
+            "-q",
+            "--threads",
+            "1",
+            "simulate",
+            "--cells",
+            "40000",
+            "--genes",
+            "2000",
+        ])
         .arg("--output-dir")
         .arg(&d)
         .spawn()
@@ -172,7 +218,14 @@ fn a_rerun_leaves_no_stale_figures_and_non_convergence_is_said() {
     let (counts, labels) = small_data(&d);
     let out_dir = d.join("out");
     let base = {
-        let mut a = vec!["run", "-i", counts.as_str(), "--dataset-name", "counts", "--output-dir"];
+        let mut a = vec![
+            "run",
+            "-i",
+            counts.as_str(),
+            "--dataset-name",
+            "counts",
+            "--output-dir",
+        ];
         a.push(out_dir.to_str().unwrap());
         a.extend_from_slice(&QUICK);
         // ARI with the previous labels can never exceed 1: the loop cannot converge.
@@ -184,14 +237,20 @@ fn a_rerun_leaves_no_stale_figures_and_non_convergence_is_said() {
     let mut a = base.clone();
     a.extend_from_slice(&["--labels", labels.as_str()]);
     let out = scgnn(&a);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(fig("umap_truth").exists() && fig("loss").exists());
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("warning: the EM loop did not converge"), "{stdout}");
-    let report: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(out_dir.join("counts_report.json")).unwrap(),
-    )
-    .unwrap();
+    assert!(
+        stdout.contains("warning: the EM loop did not converge"),
+        "{stdout}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("counts_report.json")).unwrap())
+            .unwrap();
     assert_eq!(report["convergence"]["converged"], false);
     let html = std::fs::read_to_string(out_dir.join("counts_report.html")).unwrap();
     assert!(html.contains("class=\"warn\""), "the HTML says it");

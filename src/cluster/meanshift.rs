@@ -34,26 +34,7 @@ pub(crate) fn mean_shift(emb: &Dense, seed: u64) -> Result<Vec<usize>> {
         // All cells identical: one cluster.
         return Ok(vec![0; n]);
     }
-    // Bin seeding: one seed per occupied grid cell of side `bw`.
-    let mut bins: Vec<Vec<i64>> = (0..n)
-        .map(|i| {
-            emb.row(i)
-                .iter()
-                .map(|&v| (v as f64 / bw).round() as i64)
-                .collect()
-        })
-        .collect();
-    bins.sort();
-    bins.dedup();
-    let seeds: Vec<Vec<f64>> = if bins.len() == n {
-        (0..n)
-            .map(|i| emb.row(i).iter().map(|&v| v as f64).collect())
-            .collect()
-    } else {
-        bins.iter()
-            .map(|b| b.iter().map(|&v| v as f64 * bw).collect())
-            .collect()
-    };
+    let seeds = bin_seeds(emb, bw);
     let bw2 = bw * bw;
     let stop = 1e-3 * bw;
     let within = |m: &[f64]| -> Vec<usize> {
@@ -69,7 +50,7 @@ pub(crate) fn mean_shift(emb: &Dense, seed: u64) -> Result<Vec<usize>> {
             })
             .collect()
     };
-    let mut centres: Vec<(usize, Vec<f64>)> = seeds
+    let centres: Vec<(usize, Vec<f64>)> = seeds
         .into_par_iter()
         .filter_map(|mut m| {
             let mut count = 0;
@@ -100,35 +81,7 @@ pub(crate) fn mean_shift(emb: &Dense, seed: u64) -> Result<Vec<usize>> {
             (count > 0).then_some((count, m))
         })
         .collect();
-    // Highest intensity first (ties: larger centre, as scikit-learn's reverse sort).
-    centres.sort_by(|a, b| {
-        b.0.cmp(&a.0).then_with(|| {
-            b.1.iter()
-                .zip(&a.1)
-                .map(|(x, y)| x.total_cmp(y))
-                .find(|o| o.is_ne())
-                .unwrap_or(std::cmp::Ordering::Equal)
-        })
-    });
-    let mut kept: Vec<Vec<f64>> = Vec::new();
-    let mut unique = vec![true; centres.len()];
-    for i in 0..centres.len() {
-        if !unique[i] {
-            continue;
-        }
-        for j in i + 1..centres.len() {
-            let s: f64 = centres[i]
-                .1
-                .iter()
-                .zip(&centres[j].1)
-                .map(|(a, b)| (a - b).powi(2))
-                .sum();
-            if s <= bw2 {
-                unique[j] = false;
-            }
-        }
-        kept.push(centres[i].1.clone());
-    }
+    let kept = unique_centres(centres, bw2);
     if kept.is_empty() {
         return Ok(vec![0; n]);
     }
@@ -177,4 +130,64 @@ fn bandwidth(emb: &Dense, seed: u64) -> f64 {
         .iter()
         .sum();
     total / s as f64
+}
+
+/// Bin seeding: one seed per occupied grid cell of side `bw` (every cell when
+/// no two share a grid cell).
+fn bin_seeds(emb: &Dense, bw: f64) -> Vec<Vec<f64>> {
+    let n = emb.rows;
+    let mut bins: Vec<Vec<i64>> = (0..n)
+        .map(|i| {
+            emb.row(i)
+                .iter()
+                .map(|&v| (v as f64 / bw).round() as i64)
+                .collect()
+        })
+        .collect();
+    bins.sort();
+    bins.dedup();
+    if bins.len() == n {
+        (0..n)
+            .map(|i| emb.row(i).iter().map(|&v| v as f64).collect())
+            .collect()
+    } else {
+        bins.iter()
+            .map(|b| b.iter().map(|&v| v as f64 * bw).collect())
+            .collect()
+    }
+}
+
+/// The converged centres, highest intensity first, dropping any within the
+/// bandwidth of one kept before it.
+fn unique_centres(mut centres: Vec<(usize, Vec<f64>)>, bw2: f64) -> Vec<Vec<f64>> {
+    // Highest intensity first (ties: larger centre, as scikit-learn's reverse sort).
+    centres.sort_by(|a, b| {
+        b.0.cmp(&a.0).then_with(|| {
+            b.1.iter()
+                .zip(&a.1)
+                .map(|(x, y)| x.total_cmp(y))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })
+    });
+    let mut kept: Vec<Vec<f64>> = Vec::new();
+    let mut unique = vec![true; centres.len()];
+    for i in 0..centres.len() {
+        if !unique[i] {
+            continue;
+        }
+        for j in i + 1..centres.len() {
+            let s: f64 = centres[i]
+                .1
+                .iter()
+                .zip(&centres[j].1)
+                .map(|(a, b)| (a - b).powi(2))
+                .sum();
+            if s <= bw2 {
+                unique[j] = false;
+            }
+        }
+        kept.push(centres[i].1.clone());
+    }
+    kept
 }

@@ -33,7 +33,15 @@ use std::str::FromStr;
 
 /// The clustering methods of scGNN's `--clustering-method` (spec §6.3).
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 pub enum Method {
     /// Louvain community count k_L, K = ⌊k_L·r⌋ (≥ 3, else 2), then KMeans (§6.1; default).
@@ -288,8 +296,7 @@ pub fn raw_labels(
             } else {
                 p.resolution.gamma()
             };
-            let (labels, k) =
-                louvain::communities(graph, gamma, p.method == Method::Leiden, seed)?;
+            let (labels, k) = louvain::communities(graph, gamma, p.method == Method::Leiden, seed)?;
             louvain_communities = Some(k);
             to_i64(labels)
         }

@@ -12,7 +12,6 @@
 //! final order is by (exact distance, index). This keeps scipy-level accuracy (scGNN
 //! uses float64 `cdist`) while the bulk of the work runs in fast f32 kernels.
 
-
 use std::sync::{Mutex, PoisonError};
 
 use gemm::Parallelism;

@@ -88,7 +88,10 @@ pub fn build(emb: &Dense, params: &GraphParams, seed: u64) -> Result<CellGraph> 
 impl CellGraph {
     /// The graph from its edge list (the rows of `<name>_graph.csv`): every cell's
     /// k edges together, in cell order. Distances are not in the list and read as 0.
-    pub fn from_edge_list(n: usize, edges: &[(u32, u32, f32)]) -> std::result::Result<Self, String> {
+    pub fn from_edge_list(
+        n: usize,
+        edges: &[(u32, u32, f32)],
+    ) -> std::result::Result<Self, String> {
         if n == 0 || edges.is_empty() {
             return Ok(CellGraph {
                 n,
@@ -98,14 +101,18 @@ impl CellGraph {
                 weights: Vec::new(),
             });
         }
-        if edges.len() % n != 0 {
+        if !edges.len().is_multiple_of(n) {
             return Err(format!(
                 "{} edges for {n} cells: expected the same number of neighbours for every cell",
                 edges.len()
             ));
         }
         let k = edges.len() / n;
-        if let Some((t, e)) = edges.iter().enumerate().find(|(t, e)| e.0 as usize != t / k) {
+        if let Some((t, e)) = edges
+            .iter()
+            .enumerate()
+            .find(|(t, e)| e.0 as usize != t / k)
+        {
             return Err(format!(
                 "edge {} starts at cell {}, expected cell {} (edges grouped by cell, {k} per cell)",
                 t + 1,

@@ -1,7 +1,6 @@
 //! Edge pruning of the KNN graph (spec §4.1, §4.3): every directed KNN edge gets weight
 //! 1.0 (kept) or 0.0 (pruned); pruned edges stay in the edge list, as in scGNN.
 
-
 use rayon::prelude::*;
 
 use super::iforest::{IsolationForest, IsolationForestParams};

@@ -40,79 +40,8 @@ pub fn read_delimited(path: &Path, opts: &ReadOptions, delim: Option<u8>) -> Res
     trim_eol(&mut header);
     let delim = delim.unwrap_or_else(|| guess_delimiter(&header));
     let header_fields: Vec<String> = split(&header, delim).map(unquote).collect();
+    let (rows, n_fields) = parse_lines(path, reader, delim, header_fields.len())?;
 
-    let mut rows: Vec<ParsedLine> = Vec::new();
-    // Data lines have one more field than the header when the header lacks the
-    // corner cell (R's write.table default); decided on the first data line.
-    let mut n_fields: Option<usize> = None;
-    let (tx, rx) =
-        std::sync::mpsc::sync_channel::<std::io::Result<(usize, Vec<u8>, Vec<usize>)>>(2);
-    std::thread::scope(|scope| -> Result<()> {
-        scope.spawn(move || {
-            // Producer: decompress and cut into batches of whole lines.
-            let mut first = 2usize;
-            loop {
-                let mut buf = Vec::with_capacity(BATCH_BYTES + (1 << 16));
-                let mut ends = Vec::new();
-                while buf.len() < BATCH_BYTES {
-                    match reader.read_until(b'\n', &mut buf) {
-                        Ok(0) => break,
-                        Ok(_) => ends.push(buf.len()),
-                        Err(e) => {
-                            let _ = tx.send(Err(e));
-                            return;
-                        }
-                    }
-                }
-                if ends.is_empty() {
-                    return;
-                }
-                let count = ends.len();
-                if tx.send(Ok((first, buf, ends))).is_err() {
-                    return;
-                }
-                first += count;
-            }
-        });
-        for msg in rx {
-            let (first, buf, ends) = msg.map_err(|e| read_error(path, e))?;
-            let mut spans = Vec::with_capacity(ends.len());
-            let mut start = 0;
-            for &end in &ends {
-                spans.push((start, end));
-                start = end;
-            }
-            if n_fields.is_none() {
-                if let Some(&(a, b)) = spans.iter().find(|&&(a, b)| !is_blank(&buf[a..b])) {
-                    let mut l = buf[a..b].to_vec();
-                    trim_eol(&mut l);
-                    n_fields = Some(split(&l, delim).count());
-                }
-            }
-            let Some(nf) = n_fields else { continue };
-            if nf != header_fields.len() && nf != header_fields.len() + 1 {
-                return Err(Error::input(
-                    path,
-                    Some(format!("line {first}")),
-                    format!(
-                        "data line has {nf} fields but the header has {}; every line needs a name followed by one value per column",
-                        header_fields.len()
-                    ),
-                ));
-            }
-            let parsed: Vec<Result<Option<ParsedLine>>> = spans
-                .par_iter()
-                .enumerate()
-                .map(|(i, &(a, b))| parse_line(path, first + i, &buf[a..b], delim, nf))
-                .collect();
-            for p in parsed {
-                if let Some(line) = p? {
-                    rows.push(line);
-                }
-            }
-        }
-        Ok(())
-    })?;
     let nf = n_fields.ok_or_else(|| {
         Error::input(
             path,
@@ -171,6 +100,90 @@ pub fn read_delimited(path: &Path, opts: &ReadOptions, delim: Option<u8>) -> Res
         check_layout(path, &out, opts.cells_as_rows)?;
     }
     Ok(out)
+}
+
+/// Parses the data lines: a producer thread decompresses and cuts batches of
+/// whole lines, which are parsed in parallel. Returns the lines and the number
+/// of fields per line (`None` when there is no data line).
+fn parse_lines(
+    path: &Path,
+    mut reader: Box<dyn BufRead + Send>,
+    delim: u8,
+    n_header: usize,
+) -> Result<(Vec<ParsedLine>, Option<usize>)> {
+    let mut rows: Vec<ParsedLine> = Vec::new();
+    // Data lines have one more field than the header when the header lacks the
+    // corner cell (R's write.table default); decided on the first data line.
+    let mut n_fields: Option<usize> = None;
+    let (tx, rx) =
+        std::sync::mpsc::sync_channel::<std::io::Result<(usize, Vec<u8>, Vec<usize>)>>(2);
+    std::thread::scope(|scope| -> Result<()> {
+        scope.spawn(move || {
+            // Producer: decompress and cut into batches of whole lines.
+            let mut first = 2usize;
+            loop {
+                let mut buf = Vec::with_capacity(BATCH_BYTES + (1 << 16));
+                let mut ends = Vec::new();
+                while buf.len() < BATCH_BYTES {
+                    match reader.read_until(b'\n', &mut buf) {
+                        Ok(0) => break,
+                        Ok(_) => ends.push(buf.len()),
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    }
+                }
+                if ends.is_empty() {
+                    return;
+                }
+                let count = ends.len();
+                if tx.send(Ok((first, buf, ends))).is_err() {
+                    return;
+                }
+                first += count;
+            }
+        });
+        for msg in rx {
+            let (first, buf, ends) = msg.map_err(|e| read_error(path, e))?;
+            let mut spans = Vec::with_capacity(ends.len());
+            let mut start = 0;
+            for &end in &ends {
+                spans.push((start, end));
+                start = end;
+            }
+            if n_fields.is_none() {
+                if let Some(&(a, b)) = spans.iter().find(|&&(a, b)| !is_blank(&buf[a..b])) {
+                    let mut l = buf[a..b].to_vec();
+                    trim_eol(&mut l);
+                    n_fields = Some(split(&l, delim).count());
+                }
+            }
+            let Some(nf) = n_fields else { continue };
+            if nf != n_header && nf != n_header + 1 {
+                return Err(Error::input(
+                    path,
+                    Some(format!("line {first}")),
+                    format!(
+                        "data line has {nf} fields but the header has {}; every line needs a name followed by one value per column",
+                        n_header
+                    ),
+                ));
+            }
+            let parsed: Vec<Result<Option<ParsedLine>>> = spans
+                .par_iter()
+                .enumerate()
+                .map(|(i, &(a, b))| parse_line(path, first + i, &buf[a..b], delim, nf))
+                .collect();
+            for p in parsed {
+                if let Some(line) = p? {
+                    rows.push(line);
+                }
+            }
+        }
+        Ok(())
+    })?;
+    Ok((rows, n_fields))
 }
 
 /// Parsed lines as the rows of a CSR matrix.

@@ -417,6 +417,76 @@ pub(crate) fn compressed_from_parts(
     mut indices: Vec<u32>,
     mut data: Vec<f32>,
 ) -> Result<Csr<f32>> {
+    check_parts(path, group, major, &indptr, &indices, &data)?;
+    // Compact in place: the write position `w` never passes the read position.
+    let mut out_indptr = Vec::with_capacity(major + 1);
+    out_indptr.push(0usize);
+    let mut w = 0usize;
+    let mut row: Vec<(u32, f32)> = Vec::new();
+    for r in 0..major {
+        let (a, b) = (indptr[r] as usize, indptr[r + 1] as usize);
+        let row_start = w;
+        if indices[a..b].windows(2).all(|p| p[0] < p[1]) {
+            for k in a..b {
+                if data[k] != 0.0 {
+                    indices[w] = indices[k];
+                    data[w] = data[k];
+                    w += 1;
+                }
+            }
+        } else {
+            row.clear();
+            row.extend(
+                indices[a..b]
+                    .iter()
+                    .copied()
+                    .zip(data[a..b].iter().copied()),
+            );
+            row.sort_by_key(|e| e.0);
+            for &(c, v) in &row {
+                if w > row_start && indices[w - 1] == c {
+                    data[w - 1] += v;
+                } else {
+                    indices[w] = c;
+                    data[w] = v;
+                    w += 1;
+                }
+            }
+            // Drop explicit zeros (and duplicate sums that are zero).
+            let mut z = row_start;
+            for k in row_start..w {
+                if data[k] != 0.0 {
+                    indices[z] = indices[k];
+                    data[z] = data[k];
+                    z += 1;
+                }
+            }
+            w = z;
+        }
+        out_indptr.push(w);
+    }
+    indices.truncate(w);
+    data.truncate(w);
+    Ok(Csr {
+        rows: major,
+        cols: minor,
+        indptr: out_indptr,
+        indices,
+        data,
+    })
+}
+
+/// Checks that compressed parts are consistent: `indptr` of `major + 1`
+/// non-decreasing entries from 0 to the number of values, as many indices as
+/// values, values finite and ≥ 0.
+fn check_parts(
+    path: &Path,
+    group: &str,
+    major: usize,
+    indptr: &[i64],
+    indices: &[u32],
+    data: &[f32],
+) -> Result<()> {
     let at = |ds: &str, i: usize| Some(format!("{group}/{ds}[{i}]"));
     if indptr.len() != major + 1 {
         return Err(Error::input(
@@ -475,62 +545,7 @@ pub(crate) fn compressed_from_parts(
     if let Some(p) = data.iter().position(|v| !v.is_finite() || *v < 0.0) {
         return Err(Error::input(path, at("data", p), bad_value_msg(data[p])));
     }
-    // Compact in place: the write position `w` never passes the read position.
-    let mut out_indptr = Vec::with_capacity(major + 1);
-    out_indptr.push(0usize);
-    let mut w = 0usize;
-    let mut row: Vec<(u32, f32)> = Vec::new();
-    for r in 0..major {
-        let (a, b) = (indptr[r] as usize, indptr[r + 1] as usize);
-        let row_start = w;
-        if indices[a..b].windows(2).all(|p| p[0] < p[1]) {
-            for k in a..b {
-                if data[k] != 0.0 {
-                    indices[w] = indices[k];
-                    data[w] = data[k];
-                    w += 1;
-                }
-            }
-        } else {
-            row.clear();
-            row.extend(
-                indices[a..b]
-                    .iter()
-                    .copied()
-                    .zip(data[a..b].iter().copied()),
-            );
-            row.sort_by_key(|e| e.0);
-            for &(c, v) in &row {
-                if w > row_start && indices[w - 1] == c {
-                    data[w - 1] += v;
-                } else {
-                    indices[w] = c;
-                    data[w] = v;
-                    w += 1;
-                }
-            }
-            // Drop explicit zeros (and duplicate sums that are zero).
-            let mut z = row_start;
-            for k in row_start..w {
-                if data[k] != 0.0 {
-                    indices[z] = indices[k];
-                    data[z] = data[k];
-                    z += 1;
-                }
-            }
-            w = z;
-        }
-        out_indptr.push(w);
-    }
-    indices.truncate(w);
-    data.truncate(w);
-    Ok(Csr {
-        rows: major,
-        cols: minor,
-        indptr: out_indptr,
-        indices,
-        data,
-    })
+    Ok(())
 }
 
 /// Makes `names` unique the way scanpy's `var_names_make_unique` does

@@ -120,130 +120,148 @@ fn check_unique_cells(path: &Path, cells: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Reads a Matrix Market coordinate file (as stored: rows × cols).
-pub fn read_mtx(path: &Path) -> Result<Csr<f32>> {
-    let mut r = open_maybe_gz(path)?;
-    let mut line = String::new();
-    let mut line_no = 0usize;
-    let next_line =
-        |r: &mut Box<dyn BufRead + Send>, line: &mut String, line_no: &mut usize| -> Result<bool> {
-            line.clear();
-            *line_no += 1;
-            Ok(r.read_line(line).map_err(|e| read_error(path, e))? > 0)
-        };
-    if !next_line(&mut r, &mut line, &mut line_no)? {
-        return Err(Error::input(
-            path,
-            Some("line 1".into()),
-            "the file is empty",
-        ));
+/// Lines of a text file with their 1-based numbers.
+struct Lines<'a> {
+    path: &'a Path,
+    r: Box<dyn BufRead + Send>,
+    line: String,
+    no: usize,
+}
+
+impl Lines<'_> {
+    /// Reads the next line into `self.line`; false at the end of the file.
+    fn next(&mut self) -> Result<bool> {
+        self.line.clear();
+        self.no += 1;
+        Ok(self
+            .r
+            .read_line(&mut self.line)
+            .map_err(|e| read_error(self.path, e))?
+            > 0)
     }
-    let banner = line.to_ascii_lowercase();
+
+    /// An input error at the current line.
+    fn error(&self, msg: impl Into<String>) -> Error {
+        Error::input(self.path, Some(format!("line {}", self.no)), msg)
+    }
+}
+
+/// What the banner and the size line of a Matrix Market file say.
+struct Header {
+    pattern: bool,
+    rows: usize,
+    cols: usize,
+    nnz: usize,
+}
+
+/// Reads the banner, the comments and the size line.
+fn read_header(l: &mut Lines) -> Result<Header> {
+    if !l.next()? {
+        return Err(l.error("the file is empty"));
+    }
+    let banner = l.line.to_ascii_lowercase();
     if !banner.starts_with("%%matrixmarket") {
-        return Err(Error::input(
-            path,
-            Some("line 1".into()),
-            "missing the %%MatrixMarket header; is this a Matrix Market file?",
-        ));
+        return Err(l.error("missing the %%MatrixMarket header; is this a Matrix Market file?"));
     }
     if !banner.contains("coordinate") {
-        return Err(Error::input(
-            path,
-            Some("line 1".into()),
-            "only the sparse 'coordinate' Matrix Market format is supported",
-        ));
+        return Err(l.error("only the sparse 'coordinate' Matrix Market format is supported"));
     }
     let pattern = banner.contains("pattern");
     // Skip comments up to the size line.
     loop {
-        if !next_line(&mut r, &mut line, &mut line_no)? {
-            return Err(Error::input(
-                path,
-                Some(format!("line {line_no}")),
-                "no size line (rows cols entries) after the header",
-            ));
+        if !l.next()? {
+            return Err(l.error("no size line (rows cols entries) after the header"));
         }
-        let t = line.trim();
+        let t = l.line.trim();
         if !t.is_empty() && !t.starts_with('%') {
             break;
         }
     }
-    let dims: Vec<usize> = line
+    let dims: Vec<usize> = l
+        .line
         .split_whitespace()
         .map(|s| s.parse::<usize>())
         .collect::<std::result::Result<_, _>>()
         .map_err(|_| {
-            Error::input(
-                path,
-                Some(format!("line {line_no}")),
-                format!(
-                    "bad size line \"{}\"; expected three integers: rows cols entries",
-                    line.trim()
-                ),
-            )
+            l.error(format!(
+                "bad size line \"{}\"; expected three integers: rows cols entries",
+                l.line.trim()
+            ))
         })?;
     if dims.len() != 3 {
-        return Err(Error::input(
-            path,
-            Some(format!("line {line_no}")),
-            "the size line must hold three integers: rows cols entries",
-        ));
+        return Err(l.error("the size line must hold three integers: rows cols entries"));
     }
     let (rows, cols, nnz) = (dims[0], dims[1], dims[2]);
     if rows > u32::MAX as usize || cols > u32::MAX as usize {
-        return Err(Error::input(
-            path,
-            Some(format!("line {line_no}")),
-            "matrix dimensions exceed 4 294 967 295",
-        ));
+        return Err(l.error("matrix dimensions exceed 4 294 967 295"));
     }
+    Ok(Header {
+        pattern,
+        rows,
+        cols,
+        nnz,
+    })
+}
+
+/// Parses one entry line `i j [value]` (1-based) into a 0-based triplet.
+fn parse_entry(l: &Lines, t: &str, h: &Header) -> Result<(u32, u32, f32)> {
+    let mut f = t.split_ascii_whitespace();
+    let i: usize = f
+        .next()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| l.error("bad row index"))?;
+    let j: usize = f
+        .next()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| l.error("bad column index"))?;
+    let v = if h.pattern {
+        1.0
+    } else {
+        f.next()
+            .and_then(|s| parse_value(s.as_bytes()))
+            .ok_or_else(|| l.error("missing or non-numeric value"))?
+    };
+    if i == 0 || i > h.rows || j == 0 || j > h.cols {
+        return Err(l.error(format!(
+            "entry ({i}, {j}) is outside the {} × {} matrix of the size line (indices are 1-based)",
+            h.rows, h.cols
+        )));
+    }
+    if !v.is_finite() || v < 0.0 {
+        return Err(l.error(format!(
+            "value {v} is not allowed; expression values must be finite and ≥ 0"
+        )));
+    }
+    Ok(((i - 1) as u32, (j - 1) as u32, v))
+}
+
+/// Reads a Matrix Market coordinate file (as stored: rows × cols).
+pub fn read_mtx(path: &Path) -> Result<Csr<f32>> {
+    let mut l = Lines {
+        path,
+        r: open_maybe_gz(path)?,
+        line: String::new(),
+        no: 0,
+    };
+    let h = read_header(&mut l)?;
+    let nnz = h.nnz;
     let mut trip: Vec<(u32, u32, f32)> = Vec::with_capacity(nnz.min(1 << 28));
     let mut seen = 0usize;
-    loop {
-        if !next_line(&mut r, &mut line, &mut line_no)? {
-            break;
-        }
-        let t = line.trim();
+    while l.next()? {
+        let t = l.line.trim();
         if t.is_empty() || t.starts_with('%') {
             continue;
         }
         seen += 1;
         if seen > nnz {
-            return Err(Error::input(path, Some(format!("line {line_no}")), format!("more entries than the {nnz} announced in the size line; the header and the data disagree")));
+            return Err(l.error(format!("more entries than the {nnz} announced in the size line; the header and the data disagree")));
         }
-        let mut f = t.split_ascii_whitespace();
-        let pos = || Some(format!("line {line_no}"));
-        let i: usize = f
-            .next()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| Error::input(path, pos(), "bad row index"))?;
-        let j: usize = f
-            .next()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| Error::input(path, pos(), "bad column index"))?;
-        let v = if pattern {
-            1.0
-        } else {
-            f.next()
-                .and_then(|s| parse_value(s.as_bytes()))
-                .ok_or_else(|| Error::input(path, pos(), "missing or non-numeric value"))?
-        };
-        if i == 0 || i > rows || j == 0 || j > cols {
-            return Err(Error::input(path, pos(), format!("entry ({i}, {j}) is outside the {rows} × {cols} matrix of the size line (indices are 1-based)")));
-        }
-        if !v.is_finite() || v < 0.0 {
-            return Err(Error::input(
-                path,
-                pos(),
-                format!("value {v} is not allowed; expression values must be finite and ≥ 0"),
-            ));
-        }
-        trip.push(((i - 1) as u32, (j - 1) as u32, v));
+        trip.push(parse_entry(&l, t, &h)?);
     }
     if seen != nnz {
-        return Err(Error::input(path, Some(format!("line {line_no}")), format!("the size line announces {nnz} entries but the file has {seen}; the file is truncated or its header is wrong")));
+        return Err(l.error(format!("the size line announces {nnz} entries but the file has {seen}; the file is truncated or its header is wrong")));
     }
-    let mut m = Csr::from_triplets(rows, cols, trip);
+    let mut m = Csr::from_triplets(h.rows, h.cols, trip);
     // Duplicated coordinates would have been summed by scipy; we refuse them instead
     // of silently picking one.
     for r in 0..m.rows {

@@ -127,9 +127,9 @@ impl Dataset {
 
     /// The working matrix, or an error naming the stage that needed it.
     pub fn x(&self, stage: &str) -> Result<&Csr<f32>> {
-        self.x
-            .as_ref()
-            .ok_or_else(|| Error::Usage(format!("{stage}: the working matrix was already released")))
+        self.x.as_ref().ok_or_else(|| {
+            Error::Usage(format!("{stage}: the working matrix was already released"))
+        })
     }
 
     /// The final cluster labels, or an error naming the stage that needed them.

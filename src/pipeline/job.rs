@@ -84,7 +84,10 @@ pub fn run(job: Job, progress: &dyn Progress) -> Result<Dataset> {
     if let Some((path, t)) = &truth {
         check_labels(&input.matrix.cells, path, t)?;
     }
-    let name = job.name.clone().unwrap_or_else(|| dataset_name(&input.description));
+    let name = job
+        .name
+        .clone()
+        .unwrap_or_else(|| dataset_name(&input.description));
     let logged = p.skip_preprocess || input.layout.as_ref().is_some_and(|l| l.preprocessed);
     let pre = preprocess::prepare(input.matrix, logged, &p.preprocess)?;
     let mut ds = Dataset::from_preprocessed(pre, &name, &input.description);
@@ -164,7 +167,9 @@ pub fn demo(seed: u64) -> Result<(ExprMatrix, Vec<(String, String)>)> {
         de_fraction: 0.1,
         ..Default::default()
     })?;
-    tracing::info!("demo: simulated {cells} cells × {genes} genes in {clusters} clusters (seed {seed})");
+    tracing::info!(
+        "demo: simulated {cells} cells × {genes} genes in {clusters} clusters (seed {seed})"
+    );
     let truth = d.cell_ids().into_iter().zip(d.labels()).collect();
     Ok((d.matrix(), truth))
 }
@@ -194,7 +199,10 @@ pub fn check_output_dir(dir: &Path) -> Result<()> {
 /// work; warns when only some match.
 fn check_labels(cells: &[String], path: &Path, truth: &[(String, String)]) -> Result<()> {
     let ids: std::collections::HashSet<&str> = cells.iter().map(String::as_str).collect();
-    let common = truth.iter().filter(|(c, _)| ids.contains(c.as_str())).count();
+    let common = truth
+        .iter()
+        .filter(|(c, _)| ids.contains(c.as_str()))
+        .count();
     if common == 0 {
         let ex = |v: Option<&String>| v.cloned().unwrap_or_default();
         return Err(Error::input(

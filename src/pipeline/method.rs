@@ -92,7 +92,9 @@ pub fn run(ds: &mut Dataset, p: &RunParams, progress: &dyn Progress) -> Result<(
     }
     drop(current);
 
-    let x = ds.x.take().ok_or_else(|| Error::Usage("the working matrix was already released".into()))?;
+    let x =
+        ds.x.take()
+            .ok_or_else(|| Error::Usage("the working matrix was already released".into()))?;
     let input = ImputeInput {
         x: &x,
         graph: &step.graph,

@@ -275,7 +275,6 @@ impl RunParams {
         }
         Ok(())
     }
-
 }
 
 /// Physical memory available to the process (MemAvailable), or 8 GiB if unknown.

@@ -46,11 +46,21 @@ pub fn write_run(
 
 fn write_data(dir: &Path, ds: &mut Dataset) -> Result<()> {
     let f = |suffix: &str| dir.join(format!("{}{suffix}", ds.name));
-    let missing = |what: &str| Error::Usage(format!("cannot write {what}: the run has not produced it"));
-    let imputed = ds.imputed.take().ok_or_else(|| missing("the imputed matrix"))?;
-    let embedding = ds.embedding.as_ref().ok_or_else(|| missing("the embedding"))?;
+    let missing =
+        |what: &str| Error::Usage(format!("cannot write {what}: the run has not produced it"));
+    let imputed = ds
+        .imputed
+        .take()
+        .ok_or_else(|| missing("the imputed matrix"))?;
+    let embedding = ds
+        .embedding
+        .as_ref()
+        .ok_or_else(|| missing("the embedding"))?;
     let graph = ds.graph.as_ref().ok_or_else(|| missing("the cell graph"))?;
-    let clusters = ds.clusters.as_deref().ok_or_else(|| missing("the clusters"))?;
+    let clusters = ds
+        .clusters
+        .as_deref()
+        .ok_or_else(|| missing("the clusters"))?;
     let (genes, cells) = (&ds.genes, &ds.cells);
     outputs::write_recon(&f("_recon.csv"), genes, cells, &imputed)?;
     outputs::write_embedding(&f("_embedding.csv"), cells, embedding)?;

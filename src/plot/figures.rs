@@ -9,8 +9,8 @@ use rand::seq::SliceRandom;
 
 use super::layout::LayoutMethod;
 use super::png::encode_rgb;
-use crate::pipeline::report::{Iteration, Phase};
 use crate::error::{Error, Result};
+use crate::pipeline::report::{Iteration, Phase};
 
 /// DejaVu Sans (Bitstream Vera licence, see assets/README.md), embedded so the
 /// figures never depend on the fonts installed on the machine.

@@ -228,7 +228,6 @@ fn layout_section(h: &mut String, plots: &PlotOutput) {
         }
         None => h.push_str("<p class=\"muted\">Too few cells to measure; PCA drawn.</p>"),
     }
-
 }
 
 /// The phases and EM iterations of the report.
@@ -296,5 +295,4 @@ fn run_tables(h: &mut String, r: &Report) {
         ],
         &rows,
     );
-
 }

@@ -19,11 +19,11 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::evaluate::labels::{embedding_rows, read_embedding, read_labels};
 use crate::graph::CellGraph;
+use crate::matrix::Dense;
 use crate::pipeline::report::Report;
 use crate::pipeline::Dataset;
-use crate::evaluate::labels::{embedding_rows, read_embedding, read_labels};
-use crate::matrix::Dense;
 
 pub use html::write_html_report;
 pub use layout::{Layout, LayoutMethod, LayoutParams, LayoutQuality, LayoutScore};
@@ -55,7 +55,11 @@ fn parts(ds: &Dataset) -> Result<Parts<'_>> {
             "plot input: {n} cells but a different number of truth labels"
         )));
     }
-    let edges = ds.graph.as_ref().map(CellGraph::edge_list).unwrap_or_default();
+    let edges = ds
+        .graph
+        .as_ref()
+        .map(CellGraph::edge_list)
+        .unwrap_or_default();
     Ok(Parts {
         embedding,
         labels,
@@ -429,9 +433,10 @@ pub fn load_run(dir: &Path, name: &str, truth: Option<&Path>) -> Result<Dataset>
         truth,
         clusters: Some(labels),
         embedding: Some(embedding),
-        graph: Some(CellGraph::from_edge_list(n, &edges).map_err(|m| {
-            Error::input(f("_graph.csv"), None, m)
-        })?),
+        graph: Some(
+            CellGraph::from_edge_list(n, &edges)
+                .map_err(|m| Error::input(f("_graph.csv"), None, m))?,
+        ),
         report,
         ..Default::default()
     };

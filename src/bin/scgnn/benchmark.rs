@@ -40,7 +40,7 @@ pub struct DropoutArgs {
     #[arg(long)]
     json: bool,
     #[command(flatten)]
-    run: RunArgs,
+    run: Box<RunArgs>,
 }
 
 /// `scgnn benchmark mcv`.
@@ -62,7 +62,7 @@ pub struct McvArgs {
     #[arg(long)]
     json: bool,
     #[command(flatten)]
-    run: RunArgs,
+    run: Box<RunArgs>,
 }
 
 /// Runs a benchmark subcommand.
@@ -91,7 +91,10 @@ fn read_input(a: &RunArgs) -> Result<(PathBuf, scgnn::ExprMatrix)> {
     }
 }
 
-fn read_external(path: &Option<PathBuf>, scale: Scale) -> Result<Option<(scgnn::ExprMatrix, Scale)>> {
+fn read_external(
+    path: &Option<PathBuf>,
+    scale: Scale,
+) -> Result<Option<(scgnn::ExprMatrix, Scale)>> {
     match path {
         Some(p) => Ok(Some((io::read_matrix(p, &ReadOptions::default())?, scale))),
         None => Ok(None),
@@ -119,8 +122,13 @@ fn dropout(a: &DropoutArgs, seed: u64) -> Result<()> {
         let data = benchmark::dropout_mask(&raw, a.rate, s)?;
         if r == 0 {
             if let Some(dir) = &a.write_mask {
-                io::write_matrix(&dir.join("masked_counts.csv.gz"), &data.masked, Some(Format::Csv))?;
-                data.mask.write(&dir.join("mask.csv"), &raw.cells, &raw.genes)?;
+                io::write_matrix(
+                    &dir.join("masked_counts.csv.gz"),
+                    &data.masked,
+                    Some(Format::Csv),
+                )?;
+                data.mask
+                    .write(&dir.join("mask.csv"), &raw.cells, &raw.genes)?;
             }
         }
         let rep = benchmark::dropout_repeat(

@@ -38,7 +38,7 @@ struct Global {
     #[arg(long, global = true, default_value_t = 1)]
     seed: u64,
     /// Worker threads: a number or 'all' (default: all cores). scGNN's --coresUsage is an alias.
-    #[arg(long, global = true, alias = "coresUsage", value_name = "N")]
+    #[arg(long, global = true, visible_alias = "coresUsage", value_name = "N")]
     threads: Option<String>,
     /// More detail on stderr (-v, -vv).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -89,7 +89,7 @@ struct ReadArgs {
     #[arg(long, value_enum, ignore_case = true)]
     format: Option<Format>,
     /// Text input has cells in rows and genes in columns (scGNN's --transpose).
-    #[arg(long, alias = "transpose")]
+    #[arg(long, visible_alias = "transpose")]
     cells_as_rows: bool,
     /// Do not refuse text input whose row/column names look swapped.
     #[arg(long)]
@@ -113,13 +113,13 @@ static PRE: LazyLock<PreprocessParams> = LazyLock::new(PreprocessParams::default
 #[command(next_help_heading = "Preprocessing")]
 struct PreprocessOpts {
     /// Number of most variable genes to keep.
-    #[arg(long, alias = "geneSelectnum", default_value_t = PRE.n_top_genes)]
+    #[arg(long, visible_alias = "geneSelectnum", default_value_t = PRE.n_top_genes)]
     n_top_genes: usize,
     /// Keep a cell if its fraction of non-zero genes is ≥ 1 − this.
-    #[arg(long, alias = "cellRatio", default_value_t = PRE.cell_ratio)]
+    #[arg(long, visible_alias = "cellRatio", default_value_t = PRE.cell_ratio)]
     cell_ratio: f64,
     /// Keep a gene if its fraction of non-zero cells is ≥ 1 − this.
-    #[arg(long, alias = "geneRatio", default_value_t = PRE.gene_ratio)]
+    #[arg(long, visible_alias = "geneRatio", default_value_t = PRE.gene_ratio)]
     gene_ratio: f64,
     /// Transform of the kept values: log (ln(1+x)) or none.
     #[arg(long, value_enum, ignore_case = true, default_value_t = PRE.transform)]
@@ -238,7 +238,10 @@ impl Bars {
                 ProgressBar::new(n as u64),
                 "{prefix:>16} [{bar:30}] {pos}/{len} {msg} ({elapsed})",
             ),
-            None => (ProgressBar::new_spinner(), "{prefix:>16} {spinner} {elapsed}"),
+            None => (
+                ProgressBar::new_spinner(),
+                "{prefix:>16} {spinner} {elapsed}",
+            ),
         };
         b.set_style(
             ProgressStyle::with_template(template)
@@ -265,7 +268,12 @@ impl scgnn::pipeline::Progress for Bars {
     }
 
     fn advance(&self, step: &str, done: usize, loss: Option<f64>) {
-        if let Some(b) = self.live.lock().unwrap_or_else(|e| e.into_inner()).get(step) {
+        if let Some(b) = self
+            .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(step)
+        {
             b.set_position(done as u64);
             if let Some(l) = loss {
                 b.set_message(format!("loss {l:.4e}"));

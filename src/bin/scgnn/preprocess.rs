@@ -57,7 +57,12 @@ struct ScgnnPreprocessArgs {
     #[arg(long = "LTMGDir", value_name = "DIR", requires = "dataset_name")]
     ltmg_dir: Option<PathBuf>,
     /// Layout of --datasetName [default: whichever exists].
-    #[arg(long = "filetype", value_enum, ignore_case = true, requires = "dataset_name")]
+    #[arg(
+        long = "filetype",
+        value_enum,
+        ignore_case = true,
+        requires = "dataset_name"
+    )]
     filetype: Option<FileType>,
     /// Also write the LTMG states (native LTMG) beside Use_expression.csv.
     #[arg(long = "inferLTMGTag", requires = "dataset_name")]
@@ -95,7 +100,8 @@ pub fn run(a: &PreprocessArgs, seed: u64) -> Result<()> {
     }
     let (Some(input), Some(output)) = (&a.input, &a.output) else {
         return Err(Error::Usage(
-            "give --input FILE --output FILE, or scGNN's --datasetName NAME --datasetDir DIR".into(),
+            "give --input FILE --output FILE, or scGNN's --datasetName NAME --datasetDir DIR"
+                .into(),
         ));
     };
     let m = io::read_matrix(input, &read)?;

@@ -60,7 +60,7 @@ pub struct IoOpts {
     #[arg(long = "datasetDir", value_name = "DIR")]
     pub dataset_dir: Option<PathBuf>,
     /// Name used for the output files [default: the input's file name]; without --input, scGNN's --datasetName.
-    #[arg(long = "dataset-name", alias = "datasetName")]
+    #[arg(long = "dataset-name", visible_alias = "datasetName")]
     pub dataset_name: Option<String>,
     /// With --datasetName: LTMG states are read from <LTMGDir>/<datasetName>/<ltmgFile> when
     /// the regularizer needs them (computed when absent) [default: --datasetDir].
@@ -73,7 +73,7 @@ pub struct IoOpts {
     #[arg(long = "ltmgExpressionFile", default_value = compat::EXPRESSION_FILE)]
     pub ltmg_expression_file: String,
     /// Output folder (created if missing).
-    #[arg(long = "output-dir", alias = "outputDir", default_value = "outputDir")]
+    #[arg(long = "output-dir", visible_alias = "outputDir", default_value = "outputDir")]
     pub output_dir: PathBuf,
     /// Reference labels (`cell,label` CSV): only used to print ARI/NMI at the end, never by the method.
     #[arg(long)]
@@ -94,19 +94,24 @@ pub struct IoOpts {
 #[command(next_help_heading = "Feature autoencoder")]
 struct AeOpts {
     /// Regularizer of the first phase [default: noregu; LTMG with --paper].
-    #[arg(long = "regulized-type", alias = "regularized-type", value_enum, ignore_case = true)]
+    #[arg(
+        long = "regulized-type",
+        alias = "regularized-type",
+        value_enum,
+        ignore_case = true
+    )]
     regulized_type: Option<Regularizer>,
     /// Weight of the plain squared error.
-    #[arg(long = "gamma", alias = "gammaPara", default_value_t = D.gamma)]
+    #[arg(long = "gamma", visible_alias = "gammaPara", default_value_t = D.gamma)]
     gamma_para: f32,
     /// Weight of the LTMG-weighted squared error.
-    #[arg(long = "alpha-ltmg", alias = "alphaRegularizePara", default_value_t = D.alpha)]
+    #[arg(long = "alpha-ltmg", visible_alias = "alphaRegularizePara", default_value_t = D.alpha)]
     alpha_regularize_para: f32,
     /// L1 penalty on all weights and biases.
-    #[arg(long = "l1", alias = "L1Para", default_value_t = D.l1)]
+    #[arg(long = "l1", visible_alias = "L1Para", default_value_t = D.l1)]
     l1_para: f32,
     /// L2 penalty on all weights and biases.
-    #[arg(long = "l2", alias = "L2Para", default_value_t = D.l2)]
+    #[arg(long = "l2", visible_alias = "L2Para", default_value_t = D.l2)]
     l2_para: f32,
     /// Phases with the L1/L2 penalty: all (scGNN.py) or impute (the paper's benchmark script).
     #[arg(long, value_enum, ignore_case = true, default_value_t = D.penalty_phases)]
@@ -115,10 +120,10 @@ struct AeOpts {
     #[arg(long = "batch-size", default_value_t = D.ae.batch_size)]
     batch_size: usize,
     /// Epochs of the first phase.
-    #[arg(long = "regu-epochs", alias = "Regu-epochs", default_value_t = D.regu_epochs)]
+    #[arg(long = "regu-epochs", visible_alias = "Regu-epochs", default_value_t = D.regu_epochs)]
     regu_epochs: usize,
     /// Feature-AE epochs per EM iteration, and imputation epochs.
-    #[arg(long = "em-epochs", alias = "EM-epochs", default_value_t = D.em_epochs)]
+    #[arg(long = "em-epochs", visible_alias = "EM-epochs", default_value_t = D.em_epochs)]
     em_epochs: usize,
     /// Stop a training phase when its loss improves by less than this fraction over --patience epochs (0: fixed epochs).
     #[arg(long, default_value_t = D.early_stop_tol)]
@@ -151,28 +156,28 @@ struct GraphOpts {
 #[command(next_help_heading = "Graph autoencoder")]
 struct GaeOpts {
     /// Cluster on the graph autoencoder's embedding [default with --paper].
-    #[arg(long = "use-gae-embedding", alias = "useGAEembedding")]
+    #[arg(long = "use-gae-embedding", visible_alias = "useGAEembedding")]
     use_gae_embedding: bool,
     /// Cluster on both embeddings, concatenated.
-    #[arg(long = "use-both-embedding", alias = "useBothembedding")]
+    #[arg(long = "use-both-embedding", visible_alias = "useBothembedding")]
     use_both_embedding: bool,
     /// Graph autoencoder variant.
-    #[arg(long = "gae-model", alias = "GAEmodel", value_enum, ignore_case = true, default_value_t = D.gae.model)]
+    #[arg(long = "gae-model", visible_alias = "GAEmodel", value_enum, ignore_case = true, default_value_t = D.gae.model)]
     gae_model: GaeModel,
     /// GAE epochs.
-    #[arg(long = "gae-epochs", alias = "GAEepochs", default_value_t = D.gae.epochs)]
+    #[arg(long = "gae-epochs", visible_alias = "GAEepochs", default_value_t = D.gae.epochs)]
     gae_epochs: usize,
     /// GAE hidden width.
-    #[arg(long = "gae-hidden1", alias = "GAEhidden1", default_value_t = D.gae.hidden1)]
+    #[arg(long = "gae-hidden1", visible_alias = "GAEhidden1", default_value_t = D.gae.hidden1)]
     gae_hidden1: usize,
     /// GAE embedding width.
-    #[arg(long = "gae-hidden2", alias = "GAEhidden2", default_value_t = D.gae.hidden2)]
+    #[arg(long = "gae-hidden2", visible_alias = "GAEhidden2", default_value_t = D.gae.hidden2)]
     gae_hidden2: usize,
     /// GAE learning rate.
-    #[arg(long = "gae-lr", alias = "GAElr", default_value_t = D.gae.lr)]
+    #[arg(long = "gae-lr", visible_alias = "GAElr", default_value_t = D.gae.lr)]
     gae_lr: f32,
     /// GAE dropout; only 0 (scGNN's default) is supported.
-    #[arg(long = "gae-dropout", alias = "GAEdropout", default_value_t = 0.0)]
+    #[arg(long = "gae-dropout", visible_alias = "GAEdropout", default_value_t = 0.0)]
     gae_dropout: f32,
 }
 
@@ -190,10 +195,10 @@ struct ClusterOpts {
     #[arg(long, default_value_t = D.cluster.resolution)]
     resolution: Resolution,
     /// Maximum number of clusters.
-    #[arg(long = "max-clusters", alias = "maxClusterNumber", default_value_t = D.cluster.max_clusters)]
+    #[arg(long = "max-clusters", visible_alias = "maxClusterNumber", default_value_t = D.cluster.max_clusters)]
     max_cluster_number: usize,
     /// Minimum cells per cluster.
-    #[arg(long = "min-cluster-size", alias = "minMemberinCluster", default_value_t = D.cluster.min_members)]
+    #[arg(long = "min-cluster-size", visible_alias = "minMemberinCluster", default_value_t = D.cluster.min_members)]
     min_member_in_cluster: usize,
 }
 
@@ -202,7 +207,7 @@ struct ClusterOpts {
 #[command(next_help_heading = "EM loop")]
 struct EmOpts {
     /// Maximum EM iterations.
-    #[arg(long = "em-iteration", alias = "EM-iteration", default_value_t = D.em_iterations)]
+    #[arg(long = "em-iteration", visible_alias = "EM-iteration", default_value_t = D.em_iterations)]
     em_iteration: usize,
     /// Cluster-autoencoder epochs.
     #[arg(long = "cluster-epochs", default_value_t = D.cluster_epochs)]
@@ -226,16 +231,16 @@ struct EmOpts {
 #[command(next_help_heading = "Imputation")]
 struct ImputeOpts {
     /// Imputation regularizer.
-    #[arg(long = "impute-regularizer", alias = "EMregulized-type", value_enum, ignore_case = true, default_value_t = D.impute_regularizer)]
+    #[arg(long = "impute-regularizer", visible_alias = "EMregulized-type", value_enum, ignore_case = true, default_value_t = D.impute_regularizer)]
     em_regulized_type: ImputeRegularizer,
     /// Weight of the plain squared error in imputation.
-    #[arg(long = "gamma-impute", alias = "gammaImputePara", default_value_t = D.gamma_impute)]
+    #[arg(long = "gamma-impute", visible_alias = "gammaImputePara", default_value_t = D.gamma_impute)]
     gamma_impute_para: f32,
     /// Weight of the graph regularizer in imputation.
-    #[arg(long = "graph-impute", alias = "graphImputePara", default_value_t = D.graph_impute)]
+    #[arg(long = "graph-impute", visible_alias = "graphImputePara", default_value_t = D.graph_impute)]
     graph_impute_para: f32,
     /// Weight of the cell-type regularizer in imputation.
-    #[arg(long = "celltype-impute", alias = "celltypeImputePara", default_value_t = D.celltype_impute)]
+    #[arg(long = "celltype-impute", visible_alias = "celltypeImputePara", default_value_t = D.celltype_impute)]
     celltype_impute_para: f32,
     /// Set imputed values below this threshold to 0 [default: keep them].
     #[arg(long)]
@@ -326,10 +331,7 @@ impl RunArgs {
                 "--GAEdropout: only 0 (scGNN's default) is supported".into(),
             ));
         }
-        let mut p = RunParams {
-            seed,
-            ..D.clone()
-        };
+        let mut p = RunParams { seed, ..D.clone() };
         if self.io.paper {
             p = p.paper();
         }
@@ -362,7 +364,10 @@ impl RunArgs {
             });
         }
         let name = io.dataset_name.as_ref().ok_or_else(|| {
-            Error::Usage("give --input FILE, or --datasetName (the file or folder inside --datasetDir)".into())
+            Error::Usage(
+                "give --input FILE, or --datasetName (the file or folder inside --datasetDir)"
+                    .into(),
+            )
         })?;
         Ok(Source::Scgnn {
             layout: ScgnnDataset {
@@ -449,8 +454,6 @@ impl ImputeOpts {
     }
 }
 
-
-
 /// Runs `scgnn run`.
 pub fn run(a: &RunArgs, seed: u64, quiet: bool, progress: &dyn Progress) -> Result<()> {
     let t0 = Instant::now();
@@ -464,11 +467,10 @@ pub fn run(a: &RunArgs, seed: u64, quiet: bool, progress: &dyn Progress) -> Resu
     };
     let ds = pipeline::run(job, progress)?;
     if let Some(r) = &ds.report.evaluation {
-        let against = a
-            .io
-            .labels
-            .as_ref()
-            .map_or("demo truth".to_string(), |l| l.display().to_string());
+        let against =
+            a.io.labels
+                .as_ref()
+                .map_or("demo truth".to_string(), |l| l.display().to_string());
         println!(
             "ARI {:.4}  NMI {:.4}  against {against} ({} cells)",
             r.ari, r.nmi, r.n_cells
