@@ -255,8 +255,16 @@ fn a_rerun_leaves_no_stale_figures_and_non_convergence_is_said() {
     let html = std::fs::read_to_string(out_dir.join("counts_report.html")).unwrap();
     assert!(html.contains("class=\"warn\""), "the HTML says it");
 
+    // A temporary file of a run that was killed (pid 999999999 does not exist)
+    // goes at the next run; another program's file stays.
+    let stale = out_dir.join(".counts_recon.csv.partial-999999999");
+    let other = out_dir.join(".other.csv.partial-999999999");
+    std::fs::write(&stale, "half").unwrap();
+    std::fs::write(&other, "x").unwrap();
     // Without labels there is no truth figure: the earlier one must go.
     let out = scgnn(&base);
+    assert!(!stale.exists(), "stale partial file left");
+    assert!(other.exists());
     assert!(out.status.success());
     assert!(!fig("umap_truth").exists(), "stale truth figure left");
     assert!(fig("umap_clusters").exists());

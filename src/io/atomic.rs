@@ -27,6 +27,37 @@ pub fn remove_partials() -> usize {
     removed
 }
 
+/// Removes the temporary files that a process which no longer runs left in
+/// `dir` while writing outputs whose names start with `prefix` (a run killed
+/// with SIGKILL or by a power cut cannot clean up after itself). Returns how
+/// many were removed. Only where the OS lists processes (`/proc`).
+pub fn remove_stale_partials(dir: &Path, prefix: &str) -> Result<usize> {
+    if !Path::new("/proc/self").exists() {
+        return Ok(0);
+    }
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Ok(0);
+    };
+    let mut removed = 0;
+    for e in rd.filter_map(|e| e.ok()) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some((stem, pid)) = name.rsplit_once(".partial-") else {
+            continue;
+        };
+        let ours = stem.strip_prefix('.').is_some_and(|s| s.starts_with(prefix));
+        let dead = pid
+            .parse::<u32>()
+            .is_ok_and(|p| !Path::new(&format!("/proc/{p}")).exists());
+        if ours && dead {
+            let path = e.path();
+            std::fs::remove_file(&path).map_err(|err| Error::io(&path, err))?;
+            tracing::info!("removed {} left by an interrupted run", path.display());
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// The temporary name used while `dest` is being written (same folder, so the
 /// final rename is atomic on one file system).
 pub fn temp_path(dest: &Path) -> PathBuf {

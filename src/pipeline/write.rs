@@ -26,6 +26,7 @@ pub fn write_run(
     progress: &dyn Progress,
 ) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    crate::io::atomic::remove_stale_partials(dir, &ds.name)?;
     progress::step(progress, "writing", || write_data(dir, ds))?;
     match plots {
         Some(pp) => {
