@@ -12,7 +12,7 @@
 
 use super::dataset::Dataset;
 use super::params::RunParams;
-use super::{method, Silent};
+use super::{Job, Silent, Source};
 use crate::error::{Error, Result};
 use crate::evaluate::dropout::{self, DropoutBaseline, DropoutScore, Mask};
 use crate::evaluate::mcv::{self, McvBaseline, McvScore};
@@ -34,12 +34,20 @@ pub enum Scale {
 
 crate::choice::value_enum_str!(Scale, "--imputed-scale");
 
-/// Preprocesses `m` and runs the method on it, as `scgnn run` would.
-fn run_method(m: ExprMatrix, p: &RunParams) -> Result<Dataset> {
-    let pre = preprocess::prepare(m, p.skip_preprocess, &p.preprocess)?;
-    let mut ds = Dataset::from_preprocessed(pre, "benchmark", "benchmark");
-    method::run(&mut ds, p, &Silent)?;
-    Ok(ds)
+/// The whole job on `m` in memory, through the library's one entry point.
+fn run_job(m: ExprMatrix, p: &RunParams, what: &str) -> Result<Dataset> {
+    let job = Job {
+        source: Source::Matrix {
+            matrix: m,
+            description: what.to_string(),
+        },
+        name: Some(what.to_string()),
+        labels: None,
+        output_dir: None,
+        plots: false,
+        params: p.clone(),
+    };
+    super::run(job, &Silent)
 }
 
 /// The imputed matrix of a finished run, mapped back to its count scale.
@@ -106,7 +114,11 @@ pub fn dropout_repeat(
         dropout::score_baseline(&data.mask, baselines_masked, DropoutBaseline::GeneMean)?;
     let t = std::time::Instant::now();
     let (ours, zero, gene_mean) = if run_ours {
-        let mut ds = run_method(data.masked.clone(), &RunParams { seed, ..p.clone() })?;
+        let mut ds = run_job(
+            data.masked.clone(),
+            &RunParams { seed, ..p.clone() },
+            "dropout",
+        )?;
         // Only hidden entries of the kept cells and genes can be imputed; the
         // baselines are scored on exactly the same entries.
         let kept = data.mask.restrict(&ds.kept_cells, &ds.kept_genes);
@@ -242,11 +254,14 @@ pub fn mcv_run(
         seed,
         ..params.clone()
     };
-    let mut ds = Dataset::from_preprocessed(
-        preprocess::prepare(split.a.clone(), rp.skip_preprocess, &rp.preprocess)?,
-        "mcv",
-        "mcv",
-    );
+    let t = std::time::Instant::now();
+    let mut ds = if run_ours {
+        run_job(split.a.clone(), &rp, "mcv")?
+    } else {
+        let pre = preprocess::prepare(split.a.clone(), rp.skip_preprocess, &rp.preprocess)?;
+        Dataset::from_preprocessed(pre, "mcv", "mcv")
+    };
+    let seconds = t.elapsed().as_secs_f64();
     let b = split
         .b
         .x
@@ -258,14 +273,11 @@ pub fn mcv_run(
         .ok_or_else(|| Error::Usage("the A half has no counts".into()))?;
     let none = mcv::score_baseline(counts, &b, thin_p, McvBaseline::None)?;
     let gene_mean = mcv::score_baseline(counts, &b, thin_p, McvBaseline::GeneMean)?;
-    let t = std::time::Instant::now();
     let ours = if run_ours {
-        method::run(&mut ds, &rp, &Silent)?;
         Some(mcv::score(&imputed_counts(&mut ds)?, &b, thin_p)?)
     } else {
         None
     };
-    let seconds = t.elapsed().as_secs_f64();
     let external = match external {
         Some((m, scale)) => {
             let sub = ExprMatrix {

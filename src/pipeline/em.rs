@@ -120,20 +120,28 @@ fn concat_cols(a: &Dense, b: &Dense) -> Dense {
     out
 }
 
+/// What every EM iteration's training shares.
+pub struct EmTraining<'a> {
+    /// The run's parameters.
+    pub p: &'a RunParams,
+    /// The training loop.
+    pub trainer: Trainer<'a>,
+    /// The loss of the feature and cluster autoencoders.
+    pub loss: AeLoss<'a>,
+}
+
 /// The autoencoder part of EM iteration `t` (spec §7–§8): the cluster
 /// autoencoders (not in quick mode), then the feature autoencoder on the result.
 /// Returns the new reconstruction (in place of `current`) and the embedding.
-#[allow(clippy::too_many_arguments)]
 pub fn autoencoders(
+    em: &EmTraining,
     ae: &mut Autoencoder,
     mut current: Dense,
     labels: &[usize],
-    loss: &AeLoss,
-    p: &RunParams,
     t: usize,
-    trainer: &Trainer,
     phases: &mut Vec<Phase>,
 ) -> Result<(Dense, Dense)> {
+    let (p, trainer, loss) = (em.p, &em.trainer, &em.loss);
     if !p.quickmode {
         let tc = Instant::now();
         let (next, epochs) = cluster_autoencoders(ae, current, labels, loss, p, t, trainer)?;

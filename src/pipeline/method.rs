@@ -4,7 +4,7 @@
 //! working matrix.
 
 use super::dataset::Dataset;
-use super::em::{self, Step};
+use super::em::{self, EmTraining, Step};
 use super::impute::{self, ImputeInput};
 use super::memory;
 use super::params::RunParams;
@@ -50,28 +50,24 @@ pub fn run(ds: &mut Dataset, p: &RunParams, progress: &dyn Progress) -> Result<(
     let mut step = em::cluster_step(&z, p, 0, &mut phases, progress)?;
     let mut iterations = vec![em::iteration_record(0, &step, None, None)];
     em::log_step(0, &step, None, t_all.elapsed().as_secs_f64());
-    let em_loss = AeLoss {
-        sse: WeightedSse {
-            gamma: p.gamma,
-            alpha: 0.0,
-            entry: None,
-            row: None,
+    let em = EmTraining {
+        p,
+        trainer,
+        loss: AeLoss {
+            sse: WeightedSse {
+                gamma: p.gamma,
+                alpha: 0.0,
+                entry: None,
+                row: None,
+            },
+            penalty: em_penalty(p),
         },
-        penalty: em_penalty(p),
     };
     let mut convergence = None;
     for t in 1..=p.em_iterations {
         let labels = &step.clustering.labels;
-        let (next_current, z) = em::autoencoders(
-            &mut models.ae,
-            current,
-            labels,
-            &em_loss,
-            p,
-            t,
-            &trainer,
-            &mut phases,
-        )?;
+        let (next_current, z) =
+            em::autoencoders(&em, &mut models.ae, current, labels, t, &mut phases)?;
         current = next_current;
         let next: Step = em::cluster_step(&z, p, t, &mut phases, progress)?;
         let (rec, conv) = em::compare(&step, &next, p, t)?;
