@@ -44,7 +44,9 @@ pub fn remove_stale_partials(dir: &Path, prefix: &str) -> Result<usize> {
         let Some((stem, pid)) = name.rsplit_once(".partial-") else {
             continue;
         };
-        let ours = stem.strip_prefix('.').is_some_and(|s| s.starts_with(prefix));
+        let ours = stem
+            .strip_prefix('.')
+            .is_some_and(|s| s.starts_with(prefix));
         let dead = pid
             .parse::<u32>()
             .is_ok_and(|p| !Path::new(&format!("/proc/{p}")).exists());

@@ -73,7 +73,11 @@ pub struct IoOpts {
     #[arg(long = "ltmgExpressionFile", default_value = compat::EXPRESSION_FILE)]
     pub ltmg_expression_file: String,
     /// Output folder (created if missing).
-    #[arg(long = "output-dir", visible_alias = "outputDir", default_value = "outputDir")]
+    #[arg(
+        long = "output-dir",
+        visible_alias = "outputDir",
+        default_value = "outputDir"
+    )]
     pub output_dir: PathBuf,
     /// Reference labels (`cell,label` CSV): only used to print ARI/NMI at the end, never by the method.
     #[arg(long)]
@@ -177,7 +181,11 @@ struct GaeOpts {
     #[arg(long = "gae-lr", visible_alias = "GAElr", default_value_t = D.gae.lr)]
     gae_lr: f32,
     /// GAE dropout; only 0 (scGNN's default) is supported.
-    #[arg(long = "gae-dropout", visible_alias = "GAEdropout", default_value_t = 0.0)]
+    #[arg(
+        long = "gae-dropout",
+        visible_alias = "GAEdropout",
+        default_value_t = 0.0
+    )]
     gae_dropout: f32,
 }
 
