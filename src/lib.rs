@@ -16,6 +16,7 @@ pub mod ltmg;
 pub mod matrix;
 pub mod models;
 pub mod nn;
+pub mod options;
 pub mod pipeline;
 pub mod plot;
 pub mod preprocess;

@@ -1,10 +1,11 @@
 //! `scgnn ltmg`: LTMG regulatory states of every (gene, cell).
 
-use crate::{InputArgs, PreprocessOpts};
+use crate::InputArgs;
 use clap::Args;
 use scgnn::error::Result;
 use scgnn::io;
 use scgnn::ltmg::LtmgParams;
+use scgnn::options::PreprocessOpts;
 use scgnn::pipeline::dataset::CountScale;
 use std::path::PathBuf;
 use std::sync::LazyLock;

@@ -15,11 +15,10 @@ mod simulate;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use scgnn::error::{Error, Result};
-use scgnn::io::{Format, ReadOptions};
-use scgnn::preprocess::{Normalize, PreprocessParams, Transform};
+use scgnn::options::ReadArgs;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{LazyLock, Mutex};
+use std::sync::Mutex;
 
 /// scGNN in Rust: single-cell graph neural network for clustering and imputation.
 #[derive(Parser, Debug)]
@@ -80,66 +79,6 @@ struct InputArgs {
     input: PathBuf,
     #[command(flatten)]
     read: ReadArgs,
-}
-
-/// How to parse an input file (shared by every command that reads one).
-#[derive(Args, Debug, Clone)]
-struct ReadArgs {
-    /// Input format (default: guessed from the path).
-    #[arg(long, value_enum, ignore_case = true)]
-    format: Option<Format>,
-    /// Text input has cells in rows and genes in columns (scGNN's --transpose).
-    #[arg(long, visible_alias = "transpose")]
-    cells_as_rows: bool,
-    /// Do not refuse text input whose row/column names look swapped.
-    #[arg(long)]
-    no_layout_check: bool,
-}
-
-impl ReadArgs {
-    fn options(&self) -> ReadOptions {
-        ReadOptions {
-            format: self.format,
-            cells_as_rows: self.cells_as_rows,
-            layout_check: !self.no_layout_check,
-        }
-    }
-}
-
-static PRE: LazyLock<PreprocessParams> = LazyLock::new(PreprocessParams::default);
-
-/// Preprocessing parameters (defaults of scGNN's PreprocessingscGNN.py, plus depth normalisation).
-#[derive(Args, Debug, Clone)]
-#[command(next_help_heading = "Preprocessing")]
-struct PreprocessOpts {
-    /// Number of most variable genes to keep.
-    #[arg(long, visible_alias = "geneSelectnum", default_value_t = PRE.n_top_genes)]
-    n_top_genes: usize,
-    /// Keep a cell if its fraction of non-zero genes is ≥ 1 − this.
-    #[arg(long, visible_alias = "cellRatio", default_value_t = PRE.cell_ratio)]
-    cell_ratio: f64,
-    /// Keep a gene if its fraction of non-zero cells is ≥ 1 − this.
-    #[arg(long, visible_alias = "geneRatio", default_value_t = PRE.gene_ratio)]
-    gene_ratio: f64,
-    /// Transform of the kept values: log (ln(1+x)) or none.
-    #[arg(long, value_enum, ignore_case = true, default_value_t = PRE.transform)]
-    transform: Transform,
-    /// Library-size normalisation before the gene ranking and the log: total
-    /// (each cell scaled to the median total count) or none (scGNN's rule).
-    #[arg(long, value_enum, ignore_case = true, default_value_t = PRE.normalize)]
-    normalize: Normalize,
-}
-
-impl PreprocessOpts {
-    fn params(&self) -> PreprocessParams {
-        PreprocessParams {
-            gene_ratio: self.gene_ratio,
-            cell_ratio: self.cell_ratio,
-            n_top_genes: self.n_top_genes,
-            transform: self.transform,
-            normalize: self.normalize,
-        }
-    }
 }
 
 fn main() {

@@ -2,12 +2,12 @@
 //! `--input/--output`, or scGNN's `PreprocessingscGNN.py` layout
 //! (`--datasetName/--datasetDir/--LTMGDir`, resolved by the library's `compat`).
 
-use crate::{PreprocessOpts, ReadArgs};
 use clap::Args;
 use scgnn::compat::{self, FileType, ScgnnDataset};
 use scgnn::error::{Error, Result};
 use scgnn::io::{self, Format};
 use scgnn::ltmg::LtmgParams;
+use scgnn::options::{PreprocessOpts, ReadArgs};
 use std::path::PathBuf;
 use std::time::Instant;
 
