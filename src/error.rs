@@ -41,6 +41,9 @@ pub enum Error {
     /// A numerical failure that should not happen (a bug or extreme input).
     #[error("numerical failure: {0}")]
     Numeric(String),
+    /// The run was stopped by its driver (Ctrl-C, KeyboardInterrupt).
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl Error {
@@ -70,6 +73,7 @@ impl Error {
         match self {
             Error::Input { .. } | Error::Data(_) | Error::Usage(_) | Error::Resources(_) => 2,
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => 2,
+            Error::Interrupted => 130,
             _ => 1,
         }
     }

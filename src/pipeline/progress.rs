@@ -2,6 +2,8 @@
 //! the CLI implements [`Progress`] with terminal bars, the Python package with
 //! tqdm, tests with [`Silent`].
 
+use crate::error::{Error, Result};
+
 /// Receives the steps of a run as they happen. Calls may come from several
 /// threads at once (the cluster autoencoders train in parallel).
 pub trait Progress: Sync {
@@ -19,6 +21,21 @@ pub trait Progress: Sync {
     fn finish(&self, step: &str) {
         let _ = step;
     }
+
+    /// Whether the driver asked the run to stop; polled between epochs and
+    /// steps, so a run stops within about one epoch.
+    fn cancelled(&self) -> bool {
+        false
+    }
+}
+
+/// [`Error::Interrupted`] when the driver asked the run to stop.
+pub fn check_cancelled(progress: &dyn Progress) -> Result<()> {
+    if progress.cancelled() {
+        Err(Error::Interrupted)
+    } else {
+        Ok(())
+    }
 }
 
 /// Reports nothing.
@@ -29,7 +46,8 @@ impl Progress for Silent {}
 
 /// Runs `f` as the step `name` without units (a spinner), finishing the step
 /// whether `f` succeeds or not.
-pub fn step<T>(progress: &dyn Progress, name: &str, f: impl FnOnce() -> T) -> T {
+pub fn step<T>(progress: &dyn Progress, name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    check_cancelled(progress)?;
     progress.start(name, None);
     let r = f();
     progress.finish(name);

@@ -3,7 +3,7 @@
 //! record and the non-finite-loss check.
 
 use super::params::RunParams;
-use super::progress::Progress;
+use super::progress::{check_cancelled, Progress};
 use super::report::Phase;
 use crate::error::{Error, Result};
 use crate::matrix::Dense;
@@ -84,7 +84,15 @@ impl<'a> Trainer<'a> {
         while losses.len() < max_epochs {
             let base = losses.len();
             let e = window.min(max_epochs - base);
-            let l = ae.train(data, data, loss, e, &mut |i, v| on_epoch(base + i, v))?;
+            // One epoch per call (the optimizer state carries over, so this is
+            // the same training), to stop within an epoch when asked.
+            let mut l = Vec::with_capacity(e);
+            for i in 0..e {
+                check_cancelled(self.progress)?;
+                let v = ae.train(data, data, loss, 1, &mut |_, _| {})?[0];
+                on_epoch(base + i, v);
+                l.push(v);
+            }
             let mean = l.iter().sum::<f64>() / l.len().max(1) as f64;
             losses.extend(l);
             if self.early_stop_tol > 0.0 {
