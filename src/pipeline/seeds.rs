@@ -22,16 +22,48 @@ pub fn ltmg(p: &RunParams) -> u64 {
 
 /// The cell graph of EM step `t` (only the isolation-forest pruning draws).
 pub fn graph(p: &RunParams, t: usize) -> u64 {
-    let _ = t;
-    p.seed
+    seed_of(p, &format!("graph/{t}"))
 }
 
 /// The clustering of EM step `t`.
 pub fn cluster(p: &RunParams, t: usize) -> u64 {
-    p.seed.wrapping_add(t as u64)
+    seed_of(p, &format!("cluster/{t}"))
 }
 
 /// The graph autoencoder of EM step `t`.
 pub fn gae(p: &RunParams, t: usize) -> u64 {
-    p.seed.wrapping_add(1000 + t as u64)
+    seed_of(p, &format!("gae/{t}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stage_and_step_has_its_own_seed() {
+        let p = RunParams::default();
+        let q = RunParams {
+            seed: 2,
+            ..p.clone()
+        };
+        let all = |p: &RunParams| {
+            vec![
+                feature_ae(p),
+                ltmg(p),
+                graph(p, 0),
+                graph(p, 1),
+                cluster(p, 0),
+                cluster(p, 1),
+                gae(p, 0),
+                gae(p, 1),
+            ]
+        };
+        let (a, b) = (all(&p), all(&q));
+        let mut seen = a.clone();
+        seen.extend(&b);
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), a.len() + b.len(), "no two streams share a seed");
+        assert_eq!(a, all(&p), "reproducible");
+    }
 }
