@@ -154,6 +154,9 @@ pub struct IoOpts {
     /// Input is already filtered and log-transformed (scGNN's Use_expression.csv).
     #[arg(long)]
     pub skip_preprocess: bool,
+    /// Refuse a run whose estimated peak memory exceeds this many GiB [default: the available memory].
+    #[arg(long, value_name = "GIB")]
+    pub max_memory: Option<f64>,
 }
 
 /// Feature autoencoder (spec §3).
@@ -417,6 +420,9 @@ impl RunArgs {
         }
         p.preprocess = self.pre.params();
         p.skip_preprocess = self.io.skip_preprocess;
+        if let Some(g) = self.io.max_memory {
+            p.memory_limit = (g.max(0.0) * (1u64 << 30) as f64) as u64;
+        }
         if let Some(r) = self.ae.regulized_type {
             p.regularizer = r;
         }

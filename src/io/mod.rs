@@ -11,7 +11,7 @@ pub mod outputs;
 pub mod tenx_h5;
 
 use crate::error::{Error, Result};
-use crate::matrix::ExprMatrix;
+use crate::matrix::{Csr, ExprMatrix};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
@@ -195,4 +195,31 @@ pub(crate) fn read_error(path: &Path, e: std::io::Error) -> Error {
         ),
         _ => Error::io(path, e),
     }
+}
+
+/// A cells × genes matrix from compressed sparse row parts given by a caller
+/// (e.g. scipy's `csr_matrix`), with the checks of the file readers; `source`
+/// names the matrix in errors.
+pub fn csr_from_parts(
+    source: &str,
+    shape: (usize, usize),
+    indptr: Vec<i64>,
+    indices: &[i64],
+    data: Vec<f32>,
+) -> Result<Csr<f32>> {
+    let path = Path::new(source);
+    let (rows, cols) = shape;
+    if let Some((i, &c)) = indices
+        .iter()
+        .enumerate()
+        .find(|&(_, &c)| c < 0 || c as usize >= cols)
+    {
+        return Err(Error::input(
+            path,
+            Some(format!("indices[{i}]")),
+            format!("column {c} is outside the {cols} columns"),
+        ));
+    }
+    let indices: Vec<u32> = indices.iter().map(|&c| c as u32).collect();
+    h5util::compressed_from_parts(path, "X", (rows, cols), indptr, indices, data)
 }

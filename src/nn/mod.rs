@@ -44,6 +44,17 @@ pub fn init_thread_pool(threads: usize) -> Result<()> {
         .map_err(|e| Error::Usage(format!("cannot start a pool of {threads} threads: {e}")))
 }
 
+/// A pool of `threads` workers (0: one per core) set up like the global pool of
+/// [`init_thread_pool`], for callers that cannot own the global pool (the
+/// Python package): the same thread count gives the same results.
+pub fn thread_pool(threads: usize) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .start_handler(|_| flush_denormals())
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start a pool of {threads} threads: {e}")))
+}
+
 /// Consecutive row ranges of at most `size` rows covering `0..n` (the last may
 /// be shorter), the minibatches of a contiguous row-major matrix. `size` 0 is
 /// treated as one batch of everything.
