@@ -7,6 +7,7 @@ use crate::cluster::{Method, Resolution};
 use crate::compat::{self, ScgnnDataset};
 use crate::error::{Error, Result};
 use crate::graph::{Distance, PruneType};
+use crate::io::h5ad::H5adMatrix;
 use crate::io::{Format, ReadOptions};
 use crate::models::gae::GaeModel;
 use crate::pipeline::params::{
@@ -30,15 +31,31 @@ pub struct ReadArgs {
     /// Do not refuse text input whose row/column names look swapped.
     #[arg(long)]
     no_layout_check: bool,
+    /// .h5ad input: read the counts from layers[NAME] (e.g. counts) instead of X.
+    #[arg(long, value_name = "NAME", conflicts_with = "use_raw")]
+    layer: Option<String>,
+    /// .h5ad input: read the counts from .raw (raw.X with raw.var's genes) instead of X.
+    #[arg(long)]
+    use_raw: bool,
+    /// Multi-genome 10X .h5 input: keep the features of this genome.
+    #[arg(long, value_name = "NAME")]
+    genome: Option<String>,
 }
 
 impl ReadArgs {
     /// The reader options.
     pub fn options(&self) -> ReadOptions {
+        let h5ad_matrix = match (&self.layer, self.use_raw) {
+            (Some(l), _) => H5adMatrix::Layer(l.clone()),
+            (None, true) => H5adMatrix::Raw,
+            (None, false) => H5adMatrix::X,
+        };
         ReadOptions {
             format: self.format,
             cells_as_rows: self.cells_as_rows,
             layout_check: !self.no_layout_check,
+            h5ad_matrix,
+            genome: self.genome.clone(),
         }
     }
 }

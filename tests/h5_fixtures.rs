@@ -134,3 +134,73 @@ fn truncated_files_are_input_errors() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn h5ad_layers_and_raw_hold_the_counts() {
+    use scgnn::io::h5ad::{read_h5ad_matrix, H5adMatrix};
+    // X = BASE / 2, layers["counts"] = BASE.
+    let m = read_h5ad_matrix(
+        &fixture("dense_f32.h5ad"),
+        &H5adMatrix::Layer("counts".into()),
+    )
+    .unwrap();
+    assert_matrix(&m, 1.0);
+    assert_eq!(m.genes, genes());
+    // X scaled (negative): refused, naming the layer and .raw to use instead.
+    let e = read_h5ad(&fixture("scaled_raw.h5ad"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("--layer counts") && e.contains("--use-raw"),
+        "{e}"
+    );
+    let m = read_h5ad_matrix(
+        &fixture("scaled_raw.h5ad"),
+        &H5adMatrix::Layer("counts".into()),
+    )
+    .unwrap();
+    assert_matrix(&m, 1.0);
+    // .raw keeps one more gene than X, with raw.var's names.
+    let m = read_h5ad_matrix(&fixture("scaled_raw.h5ad"), &H5adMatrix::Raw).unwrap();
+    let mut want = genes();
+    want.push("Extra".to_string());
+    assert_eq!(m.genes, want);
+    assert_eq!(m.x.to_dense().get(2, 5), 1.0);
+    let e = read_h5ad_matrix(
+        &fixture("scaled_raw.h5ad"),
+        &H5adMatrix::Layer("spliced".into()),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("no layer 'spliced'") && e.contains("counts"),
+        "{e}"
+    );
+    let e = read_h5ad_matrix(&fixture("dense_f32.h5ad"), &H5adMatrix::Raw).unwrap_err();
+    assert!(e.to_string().contains("no .raw"), "{e}");
+}
+
+#[test]
+fn tenx_multi_genome_files_need_a_genome() {
+    use scgnn::io::tenx_h5::read_10x_h5_genome;
+    for f in ["tenx_v3_two_genomes.h5", "tenx_v2_two_genomes.h5"] {
+        let e = read_10x_h5(&fixture(f)).unwrap_err().to_string();
+        assert!(
+            e.contains("GRCh38, mm10") && e.contains("--genome"),
+            "{f}: {e}"
+        );
+        let m = read_10x_h5_genome(&fixture(f), Some("mm10")).unwrap();
+        assert_matrix(&m, 1.0);
+        assert_eq!(m.genes, genes(), "{f}");
+        let h = read_10x_h5_genome(&fixture(f), Some("GRCh38")).unwrap();
+        assert_eq!(h.genes, ["HUMAN1", "HUMAN2", "HUMAN3"], "{f}");
+        assert_eq!(h.x.to_dense().get(1, 0), 4.0, "{f}");
+        let e = read_10x_h5_genome(&fixture(f), Some("hg19"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("no genome 'hg19'") && e.contains("GRCh38, mm10"),
+            "{f}: {e}"
+        );
+    }
+}

@@ -233,12 +233,24 @@ def _store(adata, res: dict, genes: list, seed: int, neighbors_key: str) -> None
     adata.uns["scgnn_report"] = res["report"]
 
 
-def read(path, *, format: Optional[str] = None, cells_as_rows: bool = False):
+def read(
+    path,
+    *,
+    format: Optional[str] = None,
+    cells_as_rows: bool = False,
+    layer: Optional[str] = None,
+    use_raw: bool = False,
+    genome: Optional[str] = None,
+):
     """Reads any matrix ``scgnn`` reads (CSV/TSV, optionally gzipped, genes × cells;
-    10X mtx folder; 10X .h5; .h5ad) into an AnnData (cells × genes, CSR float32)."""
+    10X mtx folder; 10X .h5; .h5ad) into an AnnData (cells × genes, CSR float32).
+    ``layer`` / ``use_raw`` pick the counts of an .h5ad file, ``genome`` the genome of
+    a multi-genome 10X .h5 file, as ``--layer``, ``--use-raw`` and ``--genome`` do."""
     import anndata
 
-    r = _scgnn_rs.read(str(path), format, cells_as_rows)
+    if layer is not None and use_raw:
+        raise ValueError("give layer= or use_raw=True, not both")
+    r = _scgnn_rs.read(str(path), format, cells_as_rows, layer, use_raw, genome)
     x = sp.csr_matrix((r["data"], r["indices"], r["indptr"]), shape=tuple(r["shape"]))
     return anndata.AnnData(X=x, obs=pd.DataFrame(index=r["cells"]), var=pd.DataFrame(index=r["genes"]))
 

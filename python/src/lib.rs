@@ -234,20 +234,30 @@ fn run<'py>(
 
 /// Reads a matrix in any supported format; returns its CSR parts and names.
 #[pyfunction]
-#[pyo3(signature = (path, format=None, cells_as_rows=false))]
+#[pyo3(signature = (path, format=None, cells_as_rows=false, layer=None, use_raw=false, genome=None))]
 fn read<'py>(
     py: Python<'py>,
     path: std::path::PathBuf,
     format: Option<&str>,
     cells_as_rows: bool,
+    layer: Option<String>,
+    use_raw: bool,
+    genome: Option<String>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let format = format
         .map(|f| f.parse::<scgnn::io::Format>())
         .transpose()
         .map_err(py_err)?;
+    let h5ad_matrix = match (layer, use_raw) {
+        (Some(l), _) => scgnn::io::h5ad::H5adMatrix::Layer(l),
+        (None, true) => scgnn::io::h5ad::H5adMatrix::Raw,
+        (None, false) => scgnn::io::h5ad::H5adMatrix::X,
+    };
     let opts = scgnn::io::ReadOptions {
         format,
         cells_as_rows,
+        h5ad_matrix,
+        genome,
         ..Default::default()
     };
     let m = py

@@ -147,3 +147,16 @@ def test_scanpy_uses_the_graph_directly():
     sc.tl.umap(a)
     assert a.obsm["X_umap"].shape == (a.n_obs, 2)
     sc.tl.leiden(a, flavor="igraph", n_iterations=2, directed=False)
+
+
+def test_read_picks_layers_raw_and_genomes():
+    fx = ROOT / "tests" / "fixtures"
+    with pytest.raises(ValueError, match="--layer counts"):
+        scgnn_rs.read(fx / "scaled_raw.h5ad")
+    a = scgnn_rs.read(fx / "scaled_raw.h5ad", layer="counts")
+    r = scgnn_rs.read(fx / "scaled_raw.h5ad", use_raw=True)
+    assert a.shape == (6, 5) and r.shape == (6, 6) and r.var_names[-1] == "Extra"
+    assert np.array_equal(a.X.toarray(), r.X.toarray()[:, :5])
+    with pytest.raises(ValueError, match="GRCh38, mm10"):
+        scgnn_rs.read(fx / "tenx_v3_two_genomes.h5")
+    assert list(scgnn_rs.read(fx / "tenx_v3_two_genomes.h5", genome="GRCh38").var_names) == ["HUMAN1", "HUMAN2", "HUMAN3"]

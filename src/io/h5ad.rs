@@ -24,22 +24,99 @@ const EXPECTED: &str = "an AnnData .h5ad file (anndata ≥ 0.7)";
 /// Values are converted to `f32` and must be finite and ≥ 0. Any corrupt,
 /// truncated or non-HDF5 file gives an `Error::Input` naming the dataset.
 pub fn read_h5ad(path: &Path) -> Result<ExprMatrix> {
+    read_h5ad_matrix(path, &H5adMatrix::X)
+}
+
+/// Which matrix of an `.h5ad` file holds the counts to analyse.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum H5adMatrix {
+    /// `X` (the default).
+    #[default]
+    X,
+    /// `layers[name]` (e.g. `counts`, when `X` holds scaled values).
+    Layer(String),
+    /// `raw.X` with `raw.var`'s gene names (scanpy's `.raw`).
+    Raw,
+}
+
+/// Reads the chosen matrix (cells × genes) with obs names and its var names.
+pub fn read_h5ad_matrix(path: &Path, which: &H5adMatrix) -> Result<ExprMatrix> {
     let r = H5Reader::open(path, EXPECTED)?;
-    let x = read_x(&r)?;
+    let (key, var) = match which {
+        H5adMatrix::X => ("X".to_string(), "var"),
+        H5adMatrix::Layer(name) => {
+            let key = format!("layers/{name}");
+            if r.kind(&key).is_none() {
+                let found = match r.kind("layers") {
+                    Some(Kind::Group) => r.members("layers")?.join(", "),
+                    _ => String::new(),
+                };
+                let found = if found.is_empty() {
+                    "none".to_string()
+                } else {
+                    found
+                };
+                return Err(r.err(
+                    format!("/{key}"),
+                    format!("no layer '{name}' in this file; its layers: {found}"),
+                ));
+            }
+            (key, "var")
+        }
+        H5adMatrix::Raw => {
+            if r.kind("raw") != Some(Kind::Group) {
+                return Err(r.err(
+                    "group /raw",
+                    "missing: this file has no .raw; drop --use-raw or name a layer with --layer",
+                ));
+            }
+            ("raw/X".to_string(), "raw/var")
+        }
+    };
+    let x = read_x(&r, &key).map_err(|e| counts_hint(&r, which, e))?;
     let cells = read_index(&r, "obs", x.rows)?;
-    let genes = read_index(&r, "var", x.cols)?;
+    let genes = read_index(&r, var, x.cols)?;
     Ok(ExprMatrix { x, genes, cells })
 }
 
-/// Reads `X` as cells × genes CSR.
-fn read_x(r: &H5Reader) -> Result<Csr<f32>> {
-    match r.kind("X") {
+/// When `X` cannot be read as counts but the file has layers or `.raw`, says
+/// how to read those instead.
+fn counts_hint(r: &H5Reader, which: &H5adMatrix, e: Error) -> Error {
+    let Error::Input { path, pos, msg } = e else {
+        return e;
+    };
+    if *which != H5adMatrix::X {
+        return Error::Input { path, pos, msg };
+    }
+    let mut other = Vec::new();
+    if r.kind("layers") == Some(Kind::Group) {
+        if let Ok(layers) = r.members("layers") {
+            other.extend(layers.iter().map(|l| format!("--layer {l}")));
+        }
+    }
+    if r.kind("raw") == Some(Kind::Group) {
+        other.push("--use-raw".to_string());
+    }
+    let msg = if other.is_empty() {
+        msg
+    } else {
+        format!(
+            "{msg}; if X holds scaled or logged values, read the counts with {}",
+            other.join(" or ")
+        )
+    };
+    Error::Input { path, pos, msg }
+}
+
+/// Reads the matrix at `key` (`X`, `layers/…`, `raw/X`) as cells × genes CSR.
+fn read_x(r: &H5Reader, key: &str) -> Result<Csr<f32>> {
+    match r.kind(key) {
         None => Err(r.err(
-            "dataset /X",
+            format!("dataset /{key}"),
             "missing; the file has no expression matrix X (is it an .h5ad file?)",
         )),
-        Some(Kind::Dataset) => read_dense_x(r, DENSE_WINDOW_VALUES),
-        Some(Kind::Group) => read_sparse_x(r),
+        Some(Kind::Dataset) => read_dense_x(r, key, DENSE_WINDOW_VALUES),
+        Some(Kind::Group) => read_sparse_x(r, key),
     }
 }
 
@@ -49,11 +126,11 @@ const DENSE_WINDOW_VALUES: usize = 1 << 22;
 /// Dense `X`: a 2-D dataset, converted to CSR while checking every value. It is
 /// read about `window_values` values (whole rows) at a time, so memory follows
 /// the non-zeros rather than cells × genes.
-fn read_dense_x(r: &H5Reader, window_values: usize) -> Result<Csr<f32>> {
-    let shape = r.shape("X")?;
+fn read_dense_x(r: &H5Reader, key: &str, window_values: usize) -> Result<Csr<f32>> {
+    let shape = r.shape(key)?;
     if shape.len() != 2 {
         return Err(r.err(
-            "dataset /X",
+            format!("dataset /{key}"),
             format!("has shape {shape:?}; expected 2 dimensions (cells × genes)"),
         ));
     }
@@ -69,10 +146,10 @@ fn read_dense_x(r: &H5Reader, window_values: usize) -> Result<Csr<f32>> {
     let mut start = 0;
     while start < rows && cols > 0 {
         let n = window.min(rows - start);
-        let v = r.read_f32_rows("X", start, n)?;
+        let v = r.read_f32_rows(key, start, n)?;
         if v.len() != n * cols {
             return Err(r.err(
-                "dataset /X",
+                format!("dataset /{key}"),
                 format!(
                     "rows {start}..{} hold {} values, expected {}",
                     start + n,
@@ -84,7 +161,7 @@ fn read_dense_x(r: &H5Reader, window_values: usize) -> Result<Csr<f32>> {
         for (k, row) in v.chunks_exact(cols).enumerate() {
             for (j, &x) in row.iter().enumerate() {
                 if !x.is_finite() || x < 0.0 {
-                    return Err(r.err(format!("X[{}, {j}]", start + k), bad_value_msg(x)));
+                    return Err(r.err(format!("{key}[{}, {j}]", start + k), bad_value_msg(x)));
                 }
                 if x != 0.0 {
                     indices.push(j as u32);
@@ -105,8 +182,8 @@ fn read_dense_x(r: &H5Reader, window_values: usize) -> Result<Csr<f32>> {
 }
 
 /// Sparse `X`: a `csr_matrix` / `csc_matrix` group.
-fn read_sparse_x(r: &H5Reader) -> Result<Csr<f32>> {
-    let attrs = r.attrs("X")?;
+fn read_sparse_x(r: &H5Reader, key: &str) -> Result<Csr<f32>> {
+    let attrs = r.attrs(key)?;
     let enc = attrs
         .get("encoding-type")
         .and_then(|v| v.as_str())
@@ -124,7 +201,7 @@ fn read_sparse_x(r: &H5Reader) -> Result<Csr<f32>> {
         .and_then(attr_u64s);
     let Some(shape) = shape.filter(|s| s.len() == 2) else {
         return Err(r.err(
-            "group /X",
+            format!("group /{key}"),
             "has no valid 'shape' attribute (2 integers); the sparse matrix cannot be read",
         ));
     };
@@ -134,7 +211,7 @@ fn read_sparse_x(r: &H5Reader) -> Result<Csr<f32>> {
         Some("csc_matrix") => true,
         other => {
             return Err(r.err(
-                "group /X",
+                format!("group /{key}"),
                 format!(
                     "has encoding-type {:?}; supported: a dense array, csr_matrix or csc_matrix",
                     other.unwrap_or("(none)")
@@ -143,10 +220,10 @@ fn read_sparse_x(r: &H5Reader) -> Result<Csr<f32>> {
         }
     };
     let (major, minor) = if csc { (n_var, n_obs) } else { (n_obs, n_var) };
-    let indptr = r.read_i64("X/indptr")?;
-    let indices = r.read_indices("X/indices", minor)?;
-    let data = r.read_f32("X/data")?;
-    let m = compressed_from_parts(r.path(), "X", (major, minor), indptr, indices, data)?;
+    let indptr = r.read_i64(&format!("{key}/indptr"))?;
+    let indices = r.read_indices(&format!("{key}/indices"), minor)?;
+    let data = r.read_f32(&format!("{key}/data"))?;
+    let m = compressed_from_parts(r.path(), key, (major, minor), indptr, indices, data)?;
     Ok(if csc { m.transpose() } else { m })
 }
 
@@ -596,7 +673,7 @@ mod tests {
         let r = H5Reader::open(&p, EXPECTED).unwrap();
         for window in [1, 3, 5, 6, 21, 100] {
             assert_eq!(
-                read_dense_x(&r, window).unwrap(),
+                read_dense_x(&r, "X", window).unwrap(),
                 Csr::from_dense(&d),
                 "window {window}"
             );

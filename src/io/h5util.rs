@@ -195,6 +195,17 @@ impl H5Reader {
         })
     }
 
+    /// Names of the groups and datasets directly under group `p`.
+    pub(crate) fn members(&self, p: &str) -> Result<Vec<String>> {
+        guard(&self.path, &format!("group /{p}"), || {
+            let g = self.file.group(p)?;
+            let mut m = g.groups()?;
+            m.extend(g.datasets()?);
+            m.sort();
+            Ok(m)
+        })
+    }
+
     /// Attributes of the group or dataset at `p` (the root for "" or "/").
     pub(crate) fn attrs(&self, p: &str) -> Result<HashMap<String, AttrValue>> {
         let what = format!("/{}", p.trim_start_matches('/'));

@@ -68,6 +68,10 @@ pub struct ReadOptions {
     pub cells_as_rows: bool,
     /// Refuse text input whose names look transposed.
     pub layout_check: bool,
+    /// Which matrix of an `.h5ad` file to read (`X`, a layer, or `.raw`).
+    pub h5ad_matrix: h5ad::H5adMatrix,
+    /// The genome to keep from a multi-genome 10X `.h5` file.
+    pub genome: Option<String>,
 }
 
 impl Default for ReadOptions {
@@ -76,6 +80,8 @@ impl Default for ReadOptions {
             format: None,
             cells_as_rows: false,
             layout_check: true,
+            h5ad_matrix: h5ad::H5adMatrix::X,
+            genome: None,
         }
     }
 }
@@ -101,7 +107,8 @@ pub fn read_matrix(path: &Path, opts: &ReadOptions) -> Result<ExprMatrix> {
             };
             mtx::read_10x_mtx(dir)?
         }
-        Format::TenxH5 | Format::H5ad => read_hdf5(path, format)?,
+        Format::H5ad => h5ad::read_h5ad_matrix(path, &opts.h5ad_matrix)?,
+        Format::TenxH5 => tenx_h5::read_10x_h5_genome(path, opts.genome.as_deref())?,
     };
     if m.n_cells() == 0 || m.n_genes() == 0 {
         return Err(Error::input(
@@ -149,13 +156,6 @@ pub fn write_matrix(path: &Path, m: &ExprMatrix, format: Option<Format>) -> Resu
             path,
             h5ad::H5adOutput::new(h5ad::XData::Csr(&m.x), &m.cells, &m.genes),
         ),
-    }
-}
-
-fn read_hdf5(path: &Path, format: Format) -> Result<ExprMatrix> {
-    match format {
-        Format::H5ad => h5ad::read_h5ad(path),
-        _ => tenx_h5::read_10x_h5(path),
     }
 }
 

@@ -28,6 +28,12 @@ const GENE_EXPRESSION: &str = "Gene Expression";
 /// and duplicate names are made unique as scanpy's `var_names_make_unique` does
 /// ("-1", "-2", …), with a warning. Values must be finite and ≥ 0.
 pub fn read_10x_h5(path: &Path) -> Result<ExprMatrix> {
+    read_10x_h5_genome(path, None)
+}
+
+/// [`read_10x_h5`] keeping the features of one genome of a multi-genome file
+/// (Cell Ranger 2: one group per genome; Cell Ranger ≥ 3: `features/genome`).
+pub fn read_10x_h5_genome(path: &Path, genome: Option<&str>) -> Result<ExprMatrix> {
     let r = H5Reader::open(path, EXPECTED)?;
     let (base, names_ds, ids_ds) = if r.kind("matrix") == Some(Kind::Group) {
         (
@@ -37,15 +43,25 @@ pub fn read_10x_h5(path: &Path) -> Result<ExprMatrix> {
         )
     } else {
         let groups = r.subgroups("/")?;
-        match groups.as_slice() {
-            [g] => (g.clone(), "gene_names", "genes"),
-            [] => return Err(r.err("group /matrix", format!("missing; not {EXPECTED}"))),
-            many => {
+        match (groups.as_slice(), genome) {
+            ([], _) => return Err(r.err("group /matrix", format!("missing; not {EXPECTED}"))),
+            (_, Some(g)) if groups.iter().any(|x| x == g) => (g.to_string(), "gene_names", "genes"),
+            (_, Some(g)) => {
                 return Err(r.err(
                     "/",
                     format!(
-                        "no 'matrix' group and several genome groups {many:?} (Cell Ranger 2 \
-                         multi-genome file); re-run Cell Ranger ≥ 3 or split the genomes"
+                        "no genome '{g}' in this file; its genomes: {}",
+                        groups.join(", ")
+                    ),
+                ))
+            }
+            ([g], None) => (g.clone(), "gene_names", "genes"),
+            (many, None) => {
+                return Err(r.err(
+                    "/",
+                    format!(
+                        "several genomes in this file ({}); pick one with --genome NAME",
+                        many.join(", ")
                     ),
                 ))
             }
@@ -102,6 +118,9 @@ pub fn read_10x_h5(path: &Path) -> Result<ExprMatrix> {
         cells,
     };
 
+    if base == "matrix" {
+        m = keep_genome(&r, path, m, &mut genes, genome)?;
+    }
     let ft_path = "matrix/features/feature_type";
     if base == "matrix" && r.kind(ft_path) == Some(Kind::Dataset) {
         r.expect_len(ft_path, n_genes, "one feature type per feature")?;
@@ -131,6 +150,68 @@ pub fn read_10x_h5(path: &Path) -> Result<ExprMatrix> {
         );
     }
     m.genes = genes;
+    Ok(m)
+}
+
+/// Keeps the features of `genome` in a Cell Ranger ≥ 3 file whose
+/// `features/genome` names several genomes; refuses such a file without a
+/// genome, naming the genomes found.
+fn keep_genome(
+    r: &H5Reader,
+    path: &Path,
+    m: ExprMatrix,
+    genes: &mut Vec<String>,
+    genome: Option<&str>,
+) -> Result<ExprMatrix> {
+    let g_path = "matrix/features/genome";
+    if r.kind(g_path) != Some(Kind::Dataset) {
+        return match genome {
+            Some(g) => Err(r.err(
+                format!("/{g_path}"),
+                format!("missing; cannot pick genome '{g}'"),
+            )),
+            None => Ok(m),
+        };
+    }
+    r.expect_len(g_path, genes.len(), "one genome per feature")?;
+    let per_feature = r.read_strings(g_path)?;
+    let mut found: Vec<&str> = per_feature.iter().map(String::as_str).collect();
+    found.sort_unstable();
+    found.dedup();
+    let want = match (genome, found.as_slice()) {
+        (Some(g), _) if found.contains(&g) => g,
+        (Some(g), _) => {
+            return Err(r.err(
+                format!("/{g_path}"),
+                format!(
+                    "no genome '{g}' in this file; its genomes: {}",
+                    found.join(", ")
+                ),
+            ))
+        }
+        (None, [_]) | (None, []) => return Ok(m),
+        (None, many) => {
+            return Err(r.err(
+                format!("/{g_path}"),
+                format!(
+                    "several genomes in this file ({}); pick one with --genome NAME",
+                    many.join(", ")
+                ),
+            ))
+        }
+    };
+    let keep: Vec<usize> = (0..genes.len())
+        .filter(|&j| per_feature[j] == want)
+        .collect();
+    tracing::info!(
+        "{}: keeping the {} features of genome {want}",
+        path.display(),
+        keep.len()
+    );
+    let mut m = m;
+    m.genes = std::mem::take(genes);
+    let mut m = m.select_genes(&keep);
+    *genes = std::mem::take(&mut m.genes);
     Ok(m)
 }
 
