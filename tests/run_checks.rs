@@ -280,3 +280,32 @@ fn a_rerun_leaves_no_stale_figures_and_non_convergence_is_said() {
     assert!(out_dir.join("counts_results.txt").exists());
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn a_run_that_cannot_fit_is_refused_before_reading() {
+    // The size line promises a million cells; the body is not even valid, so
+    // only a check made before reading can give the memory error.
+    let d = tmpdir("memory");
+    let tenx = d.join("big");
+    std::fs::create_dir_all(&tenx).unwrap();
+    std::fs::write(
+        tenx.join("matrix.mtx"),
+        "%%MatrixMarket matrix coordinate integer general\n30000 1000000 500000000\n1 1 1\n",
+    )
+    .unwrap();
+    std::fs::write(tenx.join("features.tsv"), "G1\tG1\tGene Expression\n").unwrap();
+    std::fs::write(tenx.join("barcodes.tsv"), "C1\n").unwrap();
+    let t = Instant::now();
+    let out = scgnn(&[
+        "-q",
+        "run",
+        "-i",
+        tenx.to_str().unwrap(),
+        "--max-memory",
+        "4",
+        "--output-dir",
+        d.join("out").to_str().unwrap(),
+    ]);
+    assert_refused(&out, t, &["GiB", "1000000 cells"]);
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -39,6 +39,44 @@ pub enum H5adMatrix {
     Raw,
 }
 
+/// Cells, genes and stored values of the chosen matrix, from the file's
+/// metadata, without reading the values.
+pub fn peek_h5ad(path: &Path, which: &H5adMatrix) -> Result<(usize, usize, usize)> {
+    let r = H5Reader::open(path, EXPECTED)?;
+    let key = match which {
+        H5adMatrix::X => "X".to_string(),
+        H5adMatrix::Layer(name) => format!("layers/{name}"),
+        H5adMatrix::Raw => "raw/X".to_string(),
+    };
+    match r.kind(&key) {
+        Some(Kind::Dataset) => {
+            let s = r.shape(&key)?;
+            let (n, g) = (
+                *s.first().unwrap_or(&0) as usize,
+                *s.get(1).unwrap_or(&0) as usize,
+            );
+            Ok((n, g, n * g))
+        }
+        Some(Kind::Group) => {
+            let shape = r
+                .attrs(&key)?
+                .get("shape")
+                .and_then(attr_u64s)
+                .unwrap_or_default();
+            let nnz = r
+                .shape(&format!("{key}/data"))?
+                .first()
+                .copied()
+                .unwrap_or(0);
+            match shape.as_slice() {
+                [n, g] => Ok((*n as usize, *g as usize, nnz as usize)),
+                _ => Err(r.err(format!("group /{key}"), "has no valid 'shape' attribute")),
+            }
+        }
+        None => Err(r.err(format!("/{key}"), "missing")),
+    }
+}
+
 /// Reads the chosen matrix (cells × genes) with obs names and its var names.
 pub fn read_h5ad_matrix(path: &Path, which: &H5adMatrix) -> Result<ExprMatrix> {
     let r = H5Reader::open(path, EXPECTED)?;

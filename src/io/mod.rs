@@ -131,6 +131,29 @@ pub fn read_matrix(path: &Path, opts: &ReadOptions) -> Result<ExprMatrix> {
     Ok(m)
 }
 
+/// Cells, genes and non-zeros of an input from its header or metadata alone,
+/// for the formats that state them (10X mtx, 10X h5, h5ad); `None` for text,
+/// whose size is known only once read.
+pub fn peek_shape(path: &Path, opts: &ReadOptions) -> Result<Option<(usize, usize, usize)>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    Ok(match opts.format.unwrap_or_else(|| Format::detect(path)) {
+        Format::TenxMtx => {
+            let dir = if path.is_dir() {
+                path
+            } else {
+                path.parent().unwrap_or(Path::new("."))
+            };
+            let (genes, cells, nnz) = mtx::peek_10x_mtx(dir)?;
+            Some((cells, genes, nnz))
+        }
+        Format::H5ad => Some(h5ad::peek_h5ad(path, &opts.h5ad_matrix)?),
+        Format::TenxH5 => tenx_h5::peek_10x_h5(path)?,
+        Format::Csv | Format::Tsv => None,
+    })
+}
+
 /// Guesses the output format from a path: known extensions as for reading, and a
 /// path without extension is a 10X mtx folder.
 pub fn output_format(path: &Path) -> Format {

@@ -235,6 +235,21 @@ fn parse_entry(l: &Lines, t: &str, h: &Header) -> Result<(u32, u32, f32)> {
     Ok(((i - 1) as u32, (j - 1) as u32, v))
 }
 
+/// Rows, columns and entries of a 10X folder's `matrix.mtx` from its size line
+/// (genes, cells, non-zeros), without reading the entries.
+pub fn peek_10x_mtx(dir: &Path) -> Result<(usize, usize, usize)> {
+    let mtx = find(dir, &["matrix.mtx"])
+        .ok_or_else(|| Error::input(dir, None, "no matrix.mtx or matrix.mtx.gz in this folder"))?;
+    let mut l = Lines {
+        path: &mtx,
+        r: open_maybe_gz(&mtx)?,
+        line: String::new(),
+        no: 0,
+    };
+    let h = read_header(&mut l)?;
+    Ok((h.rows, h.cols, h.nnz))
+}
+
 /// Reads a Matrix Market coordinate file (as stored: rows × cols).
 pub fn read_mtx(path: &Path) -> Result<Csr<f32>> {
     let mut l = Lines {

@@ -31,6 +31,21 @@ pub fn read_10x_h5(path: &Path) -> Result<ExprMatrix> {
     read_10x_h5_genome(path, None)
 }
 
+/// Cells, features and non-zeros of a Cell Ranger ≥ 3 file from its metadata
+/// (`None` for the older per-genome layout).
+pub fn peek_10x_h5(path: &Path) -> Result<Option<(usize, usize, usize)>> {
+    let r = H5Reader::open(path, EXPECTED)?;
+    if r.kind("matrix") != Some(Kind::Group) {
+        return Ok(None);
+    }
+    let shape = r.read_i64("matrix/shape")?;
+    let nnz = r.shape("matrix/data")?.first().copied().unwrap_or(0) as usize;
+    match shape.as_slice() {
+        [g, n] if *g >= 0 && *n >= 0 => Ok(Some((*n as usize, *g as usize, nnz))),
+        _ => Ok(None),
+    }
+}
+
 /// [`read_10x_h5`] keeping the features of one genome of a multi-genome file
 /// (Cell Ranger 2: one group per genome; Cell Ranger ≥ 3: `features/genome`).
 pub fn read_10x_h5_genome(path: &Path, genome: Option<&str>) -> Result<ExprMatrix> {

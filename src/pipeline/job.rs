@@ -76,6 +76,9 @@ pub fn run(job: Job, progress: &dyn Progress) -> Result<Dataset> {
         check_output_dir(dir)?;
     }
     let truth_pairs = job.labels.as_deref().map(labels::read_labels).transpose()?;
+    if let Source::File { path, read } = &job.source {
+        check_memory_before_reading(path, read, p)?;
+    }
     let input = read_source(job.source, p.seed, progress)?;
     let truth = match (&truth_pairs, &job.labels) {
         (Some(t), Some(path)) => Some((path.clone(), t.clone())),
@@ -172,6 +175,23 @@ pub fn demo(seed: u64) -> Result<(ExprMatrix, Vec<(String, String)>)> {
     );
     let truth = d.cell_ids().into_iter().zip(d.labels()).collect();
     Ok((d.matrix(), truth))
+}
+
+/// Refuses, before reading, an input whose header already shows that the run
+/// cannot fit: at most `--n-top-genes` genes are kept (all with
+/// `--skip-preprocess`), and the non-zeros are taken in proportion. Text input
+/// states no size; it is checked once read and preprocessed.
+fn check_memory_before_reading(path: &Path, read: &ReadOptions, p: &RunParams) -> Result<()> {
+    if let Some((cells, genes, nnz)) = io::peek_shape(path, read)? {
+        let kept = if p.skip_preprocess {
+            genes
+        } else {
+            genes.min(p.preprocess.n_top_genes)
+        };
+        let nnz_kept = (nnz as u128 * kept as u128 / genes.max(1) as u128) as usize;
+        super::memory::check(cells, kept, nnz_kept, p)?;
+    }
+    Ok(())
 }
 
 /// Refuses an output folder that cannot receive the outputs: a file in its
