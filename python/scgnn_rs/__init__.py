@@ -24,7 +24,7 @@ import scipy.sparse as sp
 
 from . import _scgnn_rs
 
-__all__ = ["run", "read", "evaluate"]
+__all__ = ["run", "read", "evaluate", "benchmark_dropout", "benchmark_mcv"]
 __version__ = _scgnn_rs.__version__
 
 #: Options of ``run`` that are not ``scgnn run`` options.
@@ -174,16 +174,11 @@ def run(
         adata = adata.copy()
     x, genes = _matrix(adata, layer, use_raw)
     indptr, indices, data, shape = _csr_parts(x)
-    params = dict(params)
-    if quick:
-        params["quickmode"] = True
-    if paper:
-        params["paper"] = True
     bars = _Bars(progress)
     try:
         res = _scgnn_rs.run(
             indptr, indices, data, shape, [str(c) for c in adata.obs_names], [str(g) for g in genes],
-            _flags(params), seed, threads, bars, "AnnData",
+            _options(params, quick, paper), seed, threads, bars, "AnnData",
         )
     finally:
         bars.close()
@@ -265,3 +260,54 @@ def evaluate(labels_pred, labels_true, embedding=None, *, seed: int = 1) -> dict
         raise ValueError(f"{len(pred)} predicted labels but {len(truth)} reference labels")
     emb = None if embedding is None else np.ascontiguousarray(embedding, dtype=np.float32)
     return json.loads(_scgnn_rs.evaluate(pred, truth, emb, seed))
+
+
+def _options(params: dict, quick: bool, paper: bool) -> list:
+    """``scgnn run`` tokens of keyword arguments plus the ``quick``/``paper`` switches."""
+    params = dict(params)
+    if quick:
+        params["quickmode"] = True
+    if paper:
+        params["paper"] = True
+    return _flags(params)
+
+
+def _counts_call(adata, layer, use_raw, quick, paper, params):
+    """The CSR parts, names and option tokens of a benchmark call."""
+    x, genes = _matrix(adata, layer, use_raw)
+    indptr, indices, data, shape = _csr_parts(x)
+    names = ([str(c) for c in adata.obs_names], [str(g) for g in genes])
+    return (indptr, indices, data, shape, *names, _options(params, quick, paper))
+
+
+def benchmark_dropout(
+    adata, *, layer=None, use_raw=False, quick=False, paper=False, rate=0.1, repeats=3, seed=1, threads=None, **params
+):
+    """``scgnn benchmark dropout``: hides ``rate`` of the non-zero counts (one mask
+    per repeat), imputes them with a full run, and scores the hidden entries
+    against ln(1 + count), beside leaving them at zero and the per-gene mean.
+    Returns a DataFrame (rows: scgnn-rs, zero, gene-mean; columns: median L1,
+    mean L1, cosine — means over the repeats — and their standard deviations)."""
+    call = _counts_call(adata, layer, use_raw, quick, paper, params)
+    reps = json.loads(_scgnn_rs.dropout(*call, seed, rate, repeats, threads))
+    rows = {}
+    for name, key in [("scgnn-rs", "ours"), ("zero", "zero"), ("gene-mean", "gene_mean")]:
+        scores = [r[key] for r in reps if r.get(key)]
+        frame = pd.DataFrame(scores)[["median_l1", "mean_l1", "cosine"]].astype(float)
+        rows[name] = pd.concat([frame.mean().rename(lambda c: c), frame.std(ddof=0).rename(lambda c: c + "_std")])
+    out = pd.DataFrame(rows).T
+    out.attrs["repeats"] = reps
+    return out
+
+
+def benchmark_mcv(adata, *, layer=None, use_raw=False, quick=False, paper=False, p=0.5, seed=1, threads=None, **params):
+    """``scgnn benchmark mcv`` (molecular cross-validation): splits the counts
+    binomially into A and B, imputes from A with a full run and scores the
+    prediction of B over all entries, beside the baselines ``none`` (A itself)
+    and ``gene-mean``. Returns a DataFrame (rows: methods; columns: MSE on
+    ln(1 + x), Poisson loss)."""
+    r = json.loads(_scgnn_rs.mcv(*_counts_call(adata, layer, use_raw, quick, paper, params), seed, p, threads))
+    rows = {name: r[key] for name, key in [("scgnn-rs", "ours"), ("none", "none"), ("gene-mean", "gene_mean")] if r.get(key)}
+    out = pd.DataFrame(rows).T[["mse_log1p", "poisson"]]
+    out.attrs["result"] = r
+    return out

@@ -198,6 +198,34 @@ fn run<'py>(
     callback: Option<PyObject>,
     source: &str,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let name = RunOptions::try_parse_from(args.clone())
+        .ok()
+        .and_then(|o| o.run.io.dataset_name.clone());
+    let (matrix, params) = matrix_and_params((indptr, indices, data), shape, cells, genes, args, seed)?;
+    let job = Job {
+        source: Source::Matrix {
+            matrix,
+            description: source.to_string(),
+        },
+        name,
+        labels: None,
+        output_dir: None,
+        plots: false,
+        params,
+    };
+    let ds = run_job(py, job, threads.unwrap_or(0), callback.as_ref())?;
+    results(py, ds)
+}
+
+/// The matrix and parameters of a Python call.
+fn matrix_and_params(
+    parts: (PyReadonlyArray1<'_, i64>, PyReadonlyArray1<'_, i64>, PyReadonlyArray1<'_, f32>),
+    shape: (usize, usize),
+    cells: Vec<String>,
+    genes: Vec<String>,
+    args: Vec<String>,
+    seed: u64,
+) -> PyResult<(ExprMatrix, scgnn::pipeline::params::RunParams)> {
     let opts = RunOptions::try_parse_from(args).map_err(|e| PyValueError::new_err(e.render().to_string()))?;
     let params = opts.run.params(seed).map_err(py_err)?;
     if cells.len() != shape.0 || genes.len() != shape.1 {
@@ -209,27 +237,73 @@ fn run<'py>(
             shape.1
         )));
     }
+    let (indptr, indices, data) = parts;
     let x = scgnn::io::csr_from_parts(
-        source,
+        "AnnData",
         shape,
         indptr.as_slice()?.to_vec(),
         indices.as_slice()?,
         data.as_slice()?.to_vec(),
     )
     .map_err(py_err)?;
-    let job = Job {
-        source: Source::Matrix {
-            matrix: ExprMatrix { x, genes, cells },
-            description: source.to_string(),
-        },
-        name: opts.run.io.dataset_name.clone(),
-        labels: None,
-        output_dir: None,
-        plots: false,
-        params,
-    };
-    let ds = run_job(py, job, threads.unwrap_or(0), callback.as_ref())?;
-    results(py, ds)
+    Ok((ExprMatrix { x, genes, cells }, params))
+}
+
+/// `scgnn benchmark dropout` on a counts matrix: the repeats as JSON.
+#[pyfunction]
+#[pyo3(signature = (indptr, indices, data, shape, cells, genes, args, seed=1, rate=0.1, repeats=3, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn dropout<'py>(
+    py: Python<'py>,
+    indptr: PyReadonlyArray1<'py, i64>,
+    indices: PyReadonlyArray1<'py, i64>,
+    data: PyReadonlyArray1<'py, f32>,
+    shape: (usize, usize),
+    cells: Vec<String>,
+    genes: Vec<String>,
+    args: Vec<String>,
+    seed: u64,
+    rate: f64,
+    repeats: usize,
+    threads: Option<usize>,
+) -> PyResult<String> {
+    let (m, p) = matrix_and_params((indptr, indices, data), shape, cells, genes, args, seed)?;
+    let pool = scgnn::nn::thread_pool(threads.unwrap_or(0)).map_err(py_err)?;
+    let reps = py
+        .allow_threads(|| pool.install(|| scgnn::pipeline::benchmark::dropout(&m, rate, repeats, seed, &p)))
+        .map_err(py_err)?;
+    serde_json::to_string(&reps).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+}
+
+/// `scgnn benchmark mcv` on a counts matrix: the scores as JSON.
+#[pyfunction]
+#[pyo3(signature = (indptr, indices, data, shape, cells, genes, args, seed=1, p=0.5, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn mcv<'py>(
+    py: Python<'py>,
+    indptr: PyReadonlyArray1<'py, i64>,
+    indices: PyReadonlyArray1<'py, i64>,
+    data: PyReadonlyArray1<'py, f32>,
+    shape: (usize, usize),
+    cells: Vec<String>,
+    genes: Vec<String>,
+    args: Vec<String>,
+    seed: u64,
+    p: f64,
+    threads: Option<usize>,
+) -> PyResult<String> {
+    use scgnn::pipeline::benchmark as b;
+    let (m, params) = matrix_and_params((indptr, indices, data), shape, cells, genes, args, seed)?;
+    let pool = scgnn::nn::thread_pool(threads.unwrap_or(0)).map_err(py_err)?;
+    let r = py
+        .allow_threads(|| {
+            pool.install(|| {
+                let split = b::mcv_split(&m, p, seed, std::path::Path::new("AnnData"))?;
+                b::mcv_run(&split, p, seed, &params, true, None)
+            })
+        })
+        .map_err(py_err)?;
+    serde_json::to_string(&r).map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }
 
 /// Reads a matrix in any supported format; returns its CSR parts and names.
@@ -310,6 +384,8 @@ fn _scgnn_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run, m)?)?;
     m.add_function(wrap_pyfunction!(read, m)?)?;
     m.add_function(wrap_pyfunction!(evaluate, m)?)?;
+    m.add_function(wrap_pyfunction!(dropout, m)?)?;
+    m.add_function(wrap_pyfunction!(mcv, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

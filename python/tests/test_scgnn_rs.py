@@ -160,3 +160,15 @@ def test_read_picks_layers_raw_and_genomes():
     with pytest.raises(ValueError, match="GRCh38, mm10"):
         scgnn_rs.read(fx / "tenx_v3_two_genomes.h5")
     assert list(scgnn_rs.read(fx / "tenx_v3_two_genomes.h5", genome="GRCh38").var_names) == ["HUMAN1", "HUMAN2", "HUMAN3"]
+
+
+def test_benchmarks_score_ours_beside_the_baselines():
+    a = counts()
+    short = {k: v for k, v in QUICK.items() if k != "progress"}
+    d = scgnn_rs.benchmark_dropout(a, repeats=2, seed=1, **short)
+    assert list(d.index) == ["scgnn-rs", "zero", "gene-mean"]
+    # Leaving hidden counts at zero is the worst possible answer.
+    assert d.loc["zero", "median_l1"] > d.loc["gene-mean", "median_l1"]
+    assert len(d.attrs["repeats"]) == 2
+    m = scgnn_rs.benchmark_mcv(a, seed=1, **short)
+    assert list(m.index) == ["scgnn-rs", "none", "gene-mean"] and (m.values > 0).all()

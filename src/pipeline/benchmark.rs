@@ -62,6 +62,33 @@ fn imputed_counts(ds: &mut Dataset) -> Result<Dense> {
     Ok(m)
 }
 
+/// The seed of dropout repeat `r`: its own stream, so repeat r's mask and run
+/// never reuse repeat r−1's seeds.
+pub fn repeat_seed(seed: u64, r: usize) -> u64 {
+    use rand::RngCore;
+    crate::rng::substream(seed, "benchmark/dropout-repeat", r as u64).next_u64()
+}
+
+/// `repeats` dropout repeats on `raw` (the `scgnn benchmark dropout` job).
+pub fn dropout(
+    raw: &ExprMatrix,
+    rate: f64,
+    repeats: usize,
+    seed: u64,
+    p: &RunParams,
+) -> Result<Vec<DropoutRepeat>> {
+    if repeats == 0 {
+        return Err(Error::Usage("--repeats must be at least 1".into()));
+    }
+    (0..repeats)
+        .map(|r| {
+            let s = repeat_seed(seed, r);
+            let data = dropout_mask(raw, rate, s)?;
+            dropout_repeat(raw, &data, s, p, true, None)
+        })
+        .collect()
+}
+
 /// One dropout repeat: our score and the baselines on the same hidden entries.
 #[derive(Clone, Debug, Serialize)]
 pub struct DropoutRepeat {

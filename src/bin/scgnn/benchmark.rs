@@ -101,13 +101,6 @@ fn read_external(
     }
 }
 
-/// The seed of dropout repeat `r`: its own stream, so repeat r's mask and run
-/// never reuse repeat r−1's seeds.
-fn repeat_seed(seed: u64, r: usize) -> u64 {
-    use rand::RngCore;
-    scgnn::rng::substream(seed, "benchmark/dropout-repeat", r as u64).next_u64()
-}
-
 /// `scgnn benchmark dropout`.
 fn dropout(a: &DropoutArgs, seed: u64) -> Result<()> {
     let p = a.run.params(seed)?;
@@ -118,7 +111,7 @@ fn dropout(a: &DropoutArgs, seed: u64) -> Result<()> {
     let ext = read_external(&a.imputed, a.imputed_scale)?;
     let mut reps = Vec::new();
     for r in 0..a.repeats {
-        let s = repeat_seed(seed, r);
+        let s = benchmark::repeat_seed(seed, r);
         let data = benchmark::dropout_mask(&raw, a.rate, s)?;
         if r == 0 {
             if let Some(dir) = &a.write_mask {
