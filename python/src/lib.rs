@@ -9,7 +9,9 @@
 
 use clap::Parser;
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyKeyboardInterrupt, PyMemoryError, PyOSError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{
+    PyKeyboardInterrupt, PyMemoryError, PyOSError, PyRuntimeError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use scgnn::pipeline::{self, Dataset, Job, Progress, Source};
@@ -127,7 +129,9 @@ fn run_job(
     }
     match result {
         Ok(r) => r.map_err(py_err),
-        Err(_) => Err(PyRuntimeError::new_err("the run panicked; please report this")),
+        Err(_) => Err(PyRuntimeError::new_err(
+            "the run panicked; please report this",
+        )),
     }
 }
 
@@ -135,46 +139,38 @@ fn vec_array<T: numpy::Element>(py: Python<'_>, v: Vec<T>) -> Bound<'_, PyArray1
     PyArray1::from_vec_bound(py, v)
 }
 
-/// The results of a finished run as a dict of NumPy arrays and strings.
-fn results<'py>(py: Python<'py>, ds: Dataset) -> PyResult<Bound<'py, PyDict>> {
+/// The results of a finished run as a dict of NumPy arrays and strings; the
+/// arrays take over the data set's buffers (no copy of the imputed matrix).
+fn results<'py>(py: Python<'py>, mut ds: Dataset) -> PyResult<Bound<'py, PyDict>> {
     let out = PyDict::new_bound(py);
     let missing = |w: &str| PyRuntimeError::new_err(format!("the run produced no {w}"));
-    let clusters = ds.clusters.clone().ok_or_else(|| missing("clusters"))?;
-    let emb = ds.embedding.as_ref().ok_or_else(|| missing("embedding"))?;
-    let graph = ds.graph.as_ref().ok_or_else(|| missing("cell graph"))?;
-    let imputed = ds.imputed.as_ref().ok_or_else(|| missing("imputed matrix"))?;
+    let clusters = ds.clusters.take().ok_or_else(|| missing("clusters"))?;
+    let emb = ds.embedding.take().ok_or_else(|| missing("embedding"))?;
+    let graph = ds.graph.take().ok_or_else(|| missing("cell graph"))?;
+    let imputed = ds.imputed.take().ok_or_else(|| missing("imputed matrix"))?;
     let clusters: Vec<i64> = clusters.iter().map(|&c| c as i64).collect();
     out.set_item("clusters", vec_array(py, clusters))?;
-    out.set_item(
-        "embedding",
-        vec_array(py, emb.data.clone()).reshape([emb.rows, emb.cols])?,
-    )?;
-    out.set_item(
-        "imputed",
-        vec_array(py, imputed.data.clone()).reshape([imputed.rows, imputed.cols])?,
-    )?;
+    let (r, c) = (emb.rows, emb.cols);
+    out.set_item("embedding", vec_array(py, emb.data).reshape([r, c])?)?;
+    let (r, c) = (imputed.rows, imputed.cols);
+    out.set_item("imputed", vec_array(py, imputed.data).reshape([r, c])?)?;
     let conn = graph.pruned_graph();
     let indptr: Vec<i64> = conn.indptr.iter().map(|&i| i as i64).collect();
     out.set_item("graph_indptr", vec_array(py, indptr))?;
-    out.set_item("graph_indices", vec_array(py, conn.indices.clone()))?;
-    out.set_item("graph_data", vec_array(py, conn.data.clone()))?;
-    let (kn, kd, kw) = knn_distances(graph);
-    out.set_item("knn_neighbors", vec_array(py, kn))?;
-    out.set_item("knn_distances", vec_array(py, kd))?;
-    out.set_item("knn_kept", vec_array(py, kw))?;
+    out.set_item("graph_indices", vec_array(py, conn.indices))?;
+    out.set_item("graph_data", vec_array(py, conn.data))?;
     out.set_item("k", graph.k)?;
+    out.set_item("knn_neighbors", vec_array(py, graph.neighbors))?;
+    out.set_item("knn_distances", vec_array(py, graph.dists))?;
+    out.set_item("knn_kept", vec_array(py, graph.weights))?;
     let kept_cells: Vec<i64> = ds.kept_cells.iter().map(|&i| i as i64).collect();
     let kept_genes: Vec<i64> = ds.kept_genes.iter().map(|&i| i as i64).collect();
     out.set_item("kept_cells", vec_array(py, kept_cells))?;
     out.set_item("kept_genes", vec_array(py, kept_genes))?;
-    let report = serde_json::to_string(&ds.report).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    let report =
+        serde_json::to_string(&ds.report).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
     out.set_item("report", report)?;
     Ok(out)
-}
-
-/// Every cell's k neighbours, their distances and whether pruning kept them.
-fn knn_distances(g: &scgnn::graph::CellGraph) -> (Vec<u32>, Vec<f32>, Vec<f32>) {
-    (g.neighbors.clone(), g.dists.clone(), g.weights.clone())
 }
 
 /// Runs scGNN on a cells × genes matrix given as CSR parts.
@@ -201,7 +197,8 @@ fn run<'py>(
     let name = RunOptions::try_parse_from(args.clone())
         .ok()
         .and_then(|o| o.run.io.dataset_name.clone());
-    let (matrix, params) = matrix_and_params((indptr, indices, data), shape, cells, genes, args, seed)?;
+    let (matrix, params) =
+        matrix_and_params((indptr, indices, data), shape, cells, genes, args, seed)?;
     let job = Job {
         source: Source::Matrix {
             matrix,
@@ -219,14 +216,19 @@ fn run<'py>(
 
 /// The matrix and parameters of a Python call.
 fn matrix_and_params(
-    parts: (PyReadonlyArray1<'_, i64>, PyReadonlyArray1<'_, i64>, PyReadonlyArray1<'_, f32>),
+    parts: (
+        PyReadonlyArray1<'_, i64>,
+        PyReadonlyArray1<'_, i64>,
+        PyReadonlyArray1<'_, f32>,
+    ),
     shape: (usize, usize),
     cells: Vec<String>,
     genes: Vec<String>,
     args: Vec<String>,
     seed: u64,
 ) -> PyResult<(ExprMatrix, scgnn::pipeline::params::RunParams)> {
-    let opts = RunOptions::try_parse_from(args).map_err(|e| PyValueError::new_err(e.render().to_string()))?;
+    let opts = RunOptions::try_parse_from(args)
+        .map_err(|e| PyValueError::new_err(e.render().to_string()))?;
     let params = opts.run.params(seed).map_err(py_err)?;
     if cells.len() != shape.0 || genes.len() != shape.1 {
         return Err(PyValueError::new_err(format!(
@@ -270,7 +272,9 @@ fn dropout<'py>(
     let (m, p) = matrix_and_params((indptr, indices, data), shape, cells, genes, args, seed)?;
     let pool = scgnn::nn::thread_pool(threads.unwrap_or(0)).map_err(py_err)?;
     let reps = py
-        .allow_threads(|| pool.install(|| scgnn::pipeline::benchmark::dropout(&m, rate, repeats, seed, &p)))
+        .allow_threads(|| {
+            pool.install(|| scgnn::pipeline::benchmark::dropout(&m, rate, repeats, seed, &p))
+        })
         .map_err(py_err)?;
     serde_json::to_string(&reps).map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }
