@@ -401,8 +401,18 @@ pub fn load_run(dir: &Path, name: &str, truth: Option<&Path>) -> Result<Dataset>
     let edges = read_graph(&f("_graph.csv"), cells.len())?;
     let rep_path = f("_report.json");
     let text = std::fs::read_to_string(&rep_path).map_err(|e| Error::io(&rep_path, e))?;
-    let report: Report = serde_json::from_str(&text)
-        .map_err(|e| Error::input(&rep_path, Some(format!("line {}", e.line())), e.to_string()))?;
+    let report: Report = serde_json::from_str(&text).map_err(|e| {
+        let older = serde_json::from_str::<serde_json::Value>(&text).is_ok();
+        let msg = if older {
+            format!(
+                "{e}; this report was written by an older scgnn (untyped parameters), whose \
+                 figures cannot be redrawn: run `scgnn run` again"
+            )
+        } else {
+            e.to_string()
+        };
+        Error::input(&rep_path, Some(format!("line {}", e.line())), msg)
+    })?;
     let truth = match truth {
         None => None,
         Some(tp) => {
