@@ -6,6 +6,7 @@
 //! then opens with anndata and scanpy (the gzip variant is kept as
 //! `<path>.gz.h5ad`).
 
+use scgnn::io::columns::Column;
 use scgnn::io::h5ad::{read_h5ad, write_h5ad, H5adOutput, XData};
 use scgnn::io::tenx_h5::{read_10x_h5, write_10x_h5};
 use scgnn::matrix::{Csr, Dense, ExprMatrix};
@@ -116,7 +117,7 @@ fn full_scgnn_output_writes_and_reads_back_x() {
         d
     };
     let labels: Vec<usize> = (0..30).map(|i| [0, 2, 5][i % 3]).collect();
-    let truth: Vec<String> = (0..30).map(|i| format!("type{}", i % 3)).collect();
+    let truth = Column::Str((0..30).map(|i| format!("type{}", i % 3)).collect());
     let emb = Dense::from_vec(30, 3, (0..90).map(|v| v as f32 * 0.25).collect());
     let graph = Csr::from_triplets(30, 30, (0..30u32).map(|i| (i, (i + 1) % 30, 0.5)).collect());
     let norm = Csr::from_dense(&imputed);
@@ -124,7 +125,7 @@ fn full_scgnn_output_writes_and_reads_back_x() {
     out.counts_layer = Some(&m.x);
     out.extra_layers = vec![("lognorm", &norm)];
     out.obs_cluster = Some(&labels);
-    out.obs_columns_str = vec![("truth", &truth)];
+    out.obs_columns = vec![("truth", &truth)];
     out.obsm = vec![("X_scgnn", &emb)];
     out.obsp = vec![("scgnn_graph", &graph)];
     out.uns_json = Some(r#"{"k":10,"seed":1}"#.to_string());

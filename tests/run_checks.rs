@@ -309,3 +309,63 @@ fn a_run_that_cannot_fit_is_refused_before_reading() {
     assert_refused(&out, t, &["GiB", "1000000 cells"]);
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn an_h5ad_input_keeps_its_obs_and_var_columns() {
+    use scgnn::io::columns::Column;
+    use scgnn::io::h5ad::{read_columns, write_h5ad, H5adMatrix, H5adOutput, XData};
+    let d = tmpdir("columns");
+    let (counts, _) = small_data(&d);
+    let m = scgnn::io::read_matrix(Path::new(&counts), &Default::default()).unwrap();
+    let n = m.n_cells();
+    let batch = Column::Categorical {
+        codes: (0..n as i32).map(|i| i % 2).collect(),
+        categories: vec!["a".into(), "b".into()],
+    };
+    let depth = Column::F64((0..n).map(|i| i as f64 * 0.5).collect());
+    let ids = Column::Str((0..m.n_genes()).map(|j| format!("ENSG{j:05}")).collect());
+    let mut h = H5adOutput::new(XData::Csr(&m.x), &m.cells, &m.genes);
+    h.obs_columns = vec![("batch", &batch), ("depth", &depth)];
+    h.var_columns = vec![("gene_ids", &ids)];
+    let input = d.join("in.h5ad");
+    write_h5ad(&input, h).unwrap();
+    let out_dir = d.join("out");
+    let mut a = vec![
+        "-q",
+        "run",
+        "-i",
+        input.to_str().unwrap(),
+        "--output-dir",
+        out_dir.to_str().unwrap(),
+    ];
+    a.extend_from_slice(&QUICK);
+    a.push("--no-plot");
+    let out = scgnn(&a);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = out_dir.join("in.h5ad");
+    let (obs, var) = read_columns(&written, &H5adMatrix::X).unwrap();
+    let names: Vec<&str> = obs.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(names, ["cluster", "batch", "depth"]);
+    let res = scgnn::io::read_matrix(&written, &Default::default()).unwrap();
+    // Rows follow the kept cells: cell_i had depth i / 2.
+    let Column::F64(depth) = &obs[2].1 else {
+        panic!("depth is not numeric")
+    };
+    for (c, v) in res.cells.iter().zip(depth) {
+        let i: f64 = c.trim_start_matches("cell_").parse().unwrap();
+        assert_eq!(*v, i * 0.5);
+    }
+    let Column::Str(ids) = &var[0].1 else {
+        panic!("gene_ids are not strings")
+    };
+    assert_eq!(ids.len(), res.n_genes());
+    for (g, id) in res.genes.iter().zip(ids) {
+        let j: usize = g.trim_start_matches("gene_").parse().unwrap();
+        assert_eq!(id, &format!("ENSG{j:05}"));
+    }
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -9,6 +9,7 @@
 
 use crate::error::{Error, Result};
 use crate::io::atomic::write_atomic;
+use crate::io::columns::{Column, Columns};
 use crate::io::h5util::{
     self, attr_u64s, bad_value_msg, compressed_from_parts, group, vstr, write_err, H5Reader, Kind,
     Parent, SparseData,
@@ -37,6 +38,73 @@ pub enum H5adMatrix {
     Layer(String),
     /// `raw.X` with `raw.var`'s gene names (scanpy's `.raw`).
     Raw,
+}
+
+/// The `obs` and `var` columns of an `.h5ad` file (`var` of `.raw` with
+/// [`H5adMatrix::Raw`]): strings, numbers and categoricals of strings. Other
+/// kinds (booleans, nullable arrays, nested frames) are left out with a warning.
+pub fn read_columns(path: &Path, which: &H5adMatrix) -> Result<(Columns, Columns)> {
+    let r = H5Reader::open(path, EXPECTED)?;
+    let var = if *which == H5adMatrix::Raw {
+        "raw/var"
+    } else {
+        "var"
+    };
+    Ok((read_frame(&r, "obs")?, read_frame(&r, var)?))
+}
+
+/// The columns of dataframe `df` in its `column-order`.
+fn read_frame(r: &H5Reader, df: &str) -> Result<Columns> {
+    if r.kind(df) != Some(Kind::Group) {
+        return Ok(Vec::new());
+    }
+    let order = match r.attrs(df)?.get("column-order") {
+        Some(AttrValue::VarLenStringArray(v)) => v.clone(),
+        Some(AttrValue::StringArray(v)) => v.clone(),
+        _ => Vec::new(),
+    };
+    let mut cols = Vec::new();
+    for name in order {
+        let p = format!("{df}/{name}");
+        match read_column(r, &p) {
+            Some(c) => cols.push((name, c)),
+            None => tracing::warn!(
+                "{}: {df} column '{name}' is of a kind not carried to the output (booleans, \
+                 nullable arrays, frames); it is left out",
+                r.path().display()
+            ),
+        }
+    }
+    Ok(cols)
+}
+
+/// One column, or `None` for a kind that is not carried.
+fn read_column(r: &H5Reader, p: &str) -> Option<Column> {
+    use hdf5_pure::DType as T;
+    match r.kind(p)? {
+        Kind::Dataset => match r.dtype(p).ok()? {
+            T::String | T::VariableLengthString => r.read_strings(p).ok().map(Column::Str),
+            T::F32 | T::F64 => r.read_f64(p).ok().map(Column::F64),
+            T::I8 | T::I16 | T::I32 | T::I64 | T::U8 | T::U16 | T::U32 | T::U64 => {
+                r.read_i64(p).ok().map(Column::I64)
+            }
+            _ => None,
+        },
+        Kind::Group => {
+            let enc = r.attr_str(p, "encoding-type").ok()??;
+            if enc != "categorical" {
+                return None;
+            }
+            let codes = r.read_i64(&format!("{p}/codes")).ok()?;
+            let categories = r.read_strings(&format!("{p}/categories")).ok()?;
+            let n = categories.len() as i64;
+            let codes = codes
+                .into_iter()
+                .map(|c| if (0..n).contains(&c) { c as i32 } else { -1 })
+                .collect();
+            Some(Column::Categorical { codes, categories })
+        }
+    }
 }
 
 /// Cells, genes and stored values of the chosen matrix, from the file's
@@ -353,8 +421,10 @@ pub struct H5adOutput<'a> {
     pub extra_layers: Vec<(&'a str, &'a Csr<f32>)>,
     /// Cluster label per cell, written as the pandas categorical `obs["cluster"]`.
     pub obs_cluster: Option<&'a [usize]>,
-    /// String columns of obs (e.g. true labels): `obs[name]`.
-    pub obs_columns_str: Vec<(&'a str, &'a [String])>,
+    /// More columns of obs (e.g. true labels, the input's annotations): `obs[name]`.
+    pub obs_columns: Vec<(&'a str, &'a Column)>,
+    /// Columns of var (e.g. the input's `gene_ids`): `var[name]`.
+    pub var_columns: Vec<(&'a str, &'a Column)>,
     /// Cell embeddings, `obsm[name]` (e.g. "X_scgnn").
     pub obsm: Vec<(&'a str, &'a Dense)>,
     /// Cell × cell graphs as `csr_matrix`, `obsp[name]` (e.g. "scgnn_graph").
@@ -376,7 +446,8 @@ impl<'a> H5adOutput<'a> {
             counts_layer: None,
             extra_layers: Vec::new(),
             obs_cluster: None,
-            obs_columns_str: Vec::new(),
+            obs_columns: Vec::new(),
+            var_columns: Vec::new(),
             obsm: Vec::new(),
             obsp: Vec::new(),
             uns_json: None,
@@ -420,7 +491,7 @@ impl<'a> H5adOutput<'a> {
         if self.obs_cluster.is_some() {
             cols.insert("cluster");
         }
-        for (k, v) in &self.obs_columns_str {
+        for (k, v) in &self.obs_columns {
             check_key(k)?;
             if *k == "_index" || !cols.insert(k) {
                 return bad(format!("obs column '{k}' is reserved or given twice"));
@@ -428,6 +499,19 @@ impl<'a> H5adOutput<'a> {
             if v.len() != n {
                 return bad(format!(
                     "obs column '{k}' has {} values for {n} cells",
+                    v.len()
+                ));
+            }
+        }
+        let mut vcols = std::collections::HashSet::new();
+        for (k, v) in &self.var_columns {
+            check_key(k)?;
+            if *k == "_index" || !vcols.insert(k) {
+                return bad(format!("var column '{k}' is reserved or given twice"));
+            }
+            if v.len() != g {
+                return bad(format!(
+                    "var column '{k}' has {} values for {g} genes",
                     v.len()
                 ));
             }
@@ -488,7 +572,12 @@ fn build(out: H5adOutput) -> FileBuilder {
     let mut fb = FileBuilder::new();
     encode(&mut fb, "anndata", "0.1.0");
     fb.add_group(obs_group(&out));
-    fb.add_group(dataframe("var", out.var_names, Vec::new()));
+    let var_cols = out
+        .var_columns
+        .iter()
+        .map(|&(k, c)| column_writer(k, c))
+        .collect();
+    fb.add_group(dataframe("var", out.var_names, var_cols));
     fb.add_group(dict("layers", |g| {
         let layers = out.counts_layer.map(|c| ("counts", c)).into_iter();
         for (k, m) in layers.chain(out.extra_layers.iter().copied()) {
@@ -648,13 +737,34 @@ fn obs_group(out: &H5adOutput) -> hdf5_pure::FinishedGroup {
             Box::new(move |g: &mut GroupBuilder| g.add_group(categorical("cluster", labels))),
         ));
     }
-    for &(k, v) in &out.obs_columns_str {
-        cols.push((
-            k,
-            Box::new(move |g: &mut GroupBuilder| string_array(g, k, v)),
-        ));
-    }
+    cols.extend(out.obs_columns.iter().map(|&(k, c)| column_writer(k, c)));
     dataframe("obs", out.obs_names, cols)
+}
+
+/// The writer of one dataframe column, in anndata's encodings.
+fn column_writer<'a>(k: &'a str, c: &'a Column) -> ColumnWriter<'a> {
+    let array = |d: &mut hdf5_pure::DatasetBuilder| {
+        d.set_attr("encoding-type", vstr("array"))
+            .set_attr("encoding-version", vstr("0.2.0"));
+    };
+    let write: Box<dyn FnOnce(&mut GroupBuilder) + 'a> = match c {
+        Column::Str(v) => Box::new(move |g: &mut GroupBuilder| string_array(g, k, v)),
+        Column::F64(v) => {
+            Box::new(move |g: &mut GroupBuilder| array(g.create_dataset(k).with_f64_data(v)))
+        }
+        Column::I64(v) => {
+            Box::new(move |g: &mut GroupBuilder| array(g.create_dataset(k).with_i64_data(v)))
+        }
+        Column::Categorical { codes, categories } => Box::new(move |g: &mut GroupBuilder| {
+            let mut cg = group(k);
+            encode(&mut cg, "categorical", "0.2.0");
+            cg.set_attr("ordered", AttrValue::I8(0));
+            array(cg.create_dataset("codes").with_i32_data(codes));
+            string_array(&mut cg, "categories", categories);
+            g.add_group(cg.finish());
+        }),
+    };
+    (k, write)
 }
 
 /// A pandas categorical of integer labels: categories are the distinct labels

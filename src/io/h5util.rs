@@ -299,6 +299,19 @@ impl H5Reader {
         })
     }
 
+    /// All values of numeric dataset `p` as `f64`.
+    pub(crate) fn read_f64(&self, p: &str) -> Result<Vec<f64>> {
+        let (d, what) = self.dataset(p)?;
+        self.check_numeric(&d, &what)?;
+        guard(&self.path, &what, || d.read_f64())
+    }
+
+    /// The element type of dataset `p`.
+    pub(crate) fn dtype(&self, p: &str) -> Result<hdf5_pure::DType> {
+        let (d, what) = self.dataset(p)?;
+        guard(&self.path, &what, || d.dtype())
+    }
+
     /// All values of integer dataset `p` as `i64`.
     pub(crate) fn read_i64(&self, p: &str) -> Result<Vec<i64>> {
         let (d, what) = self.dataset(p)?;

@@ -3,6 +3,7 @@
 //! format is given explicitly.
 
 pub mod atomic;
+pub mod columns;
 pub mod csv;
 pub mod h5ad;
 pub mod h5util;

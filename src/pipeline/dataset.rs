@@ -6,6 +6,7 @@
 use super::report::Report;
 use crate::error::{Error, Result};
 use crate::graph::CellGraph;
+use crate::io::columns::Columns;
 use crate::ltmg::Ltmg;
 use crate::matrix::{Csr, Dense};
 use crate::preprocess::{Preprocessed, Transform};
@@ -83,6 +84,10 @@ pub struct Dataset {
     pub imputed: Option<Dense>,
     /// LTMG regulatory states, when a regularizer used them.
     pub ltmg: Option<Ltmg>,
+    /// The input's `obs` columns, for the kept cells (`.h5ad` input).
+    pub obs_columns: Columns,
+    /// The input's `var` columns, for the kept genes (`.h5ad` input).
+    pub var_columns: Columns,
     /// The typed run report (`uns["scgnn_json"]`, `<name>_report.json`).
     pub report: Report,
 }

@@ -76,10 +76,25 @@ pub fn run(job: Job, progress: &dyn Progress) -> Result<Dataset> {
         check_output_dir(dir)?;
     }
     let truth_pairs = job.labels.as_deref().map(labels::read_labels).transpose()?;
+    let mut annotations = None;
     if let Source::File { path, read } = &job.source {
         check_memory_before_reading(path, read, p)?;
+        if read.format.unwrap_or_else(|| io::Format::detect(path)) == io::Format::H5ad {
+            annotations = Some(io::h5ad::read_columns(path, &read.h5ad_matrix)?);
+        }
     }
     let input = read_source(job.source, p.seed, progress)?;
+    // Columns whose length disagrees with the matrix are not the matrix's.
+    let annotations =
+        annotations.map(|(obs, var): (io::columns::Columns, io::columns::Columns)| {
+            let fits = |cols: io::columns::Columns, n: usize| -> io::columns::Columns {
+                cols.into_iter().filter(|(_, c)| c.len() == n).collect()
+            };
+            (
+                fits(obs, input.matrix.n_cells()),
+                fits(var, input.matrix.n_genes()),
+            )
+        });
     let truth = match (&truth_pairs, &job.labels) {
         (Some(t), Some(path)) => Some((path.clone(), t.clone())),
         _ => input.truth.map(|t| (PathBuf::from("demo truth"), t)),
@@ -99,6 +114,10 @@ pub fn run(job: Job, progress: &dyn Progress) -> Result<Dataset> {
     }
     if let Some((_, t)) = &truth {
         ds.truth = Some(align_truth(&ds.cells, t));
+    }
+    if let Some((obs, var)) = &annotations {
+        ds.obs_columns = io::columns::select(obs, &ds.kept_cells);
+        ds.var_columns = io::columns::select(var, &ds.kept_genes);
     }
     method::check(&ds, p)?;
     method::run(&mut ds, p, progress)?;

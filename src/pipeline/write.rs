@@ -75,6 +75,18 @@ fn write_data(dir: &Path, ds: &mut Dataset) -> Result<()> {
     h5.obsm.push(("X_scgnn", embedding));
     h5.obsp.push(("scgnn_graph", &pruned));
     h5.uns_json = Some(json.clone());
+    // The input's annotations, except where a name is one of ours.
+    h5.obs_columns = ds
+        .obs_columns
+        .iter()
+        .filter(|(k, _)| k != "cluster")
+        .map(|(k, c)| (k.as_str(), c))
+        .collect();
+    h5.var_columns = ds
+        .var_columns
+        .iter()
+        .map(|(k, c)| (k.as_str(), c))
+        .collect();
     h5ad::write_h5ad(&f(".h5ad"), h5)?;
     outputs::write_text(&f("_report.json"), |w| w.write_all(json.as_bytes()))?;
     Ok(())
