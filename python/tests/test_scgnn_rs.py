@@ -116,13 +116,17 @@ def test_errors_are_python_exceptions():
 
 def test_keyboard_interrupt_stops_the_run_within_a_second():
     a = counts(600, 2000)
-    timer = threading.Timer(1.0, _thread.interrupt_main)
-    t0 = time.monotonic()
-    timer.start()
+    fired = []
+
+    def interrupt():
+        fired.append(time.monotonic())
+        _thread.interrupt_main()
+
+    threading.Timer(1.0, interrupt).start()
     with pytest.raises(KeyboardInterrupt):
         scgnn_rs.run(a, regu_epochs=100000, progress=False, threads=2)
-    stopped = time.monotonic() - t0
-    assert stopped < 2.5, f"stopped after {stopped:.2f} s"
+    latency = time.monotonic() - fired[0]
+    assert latency < 1.0, f"stopped {latency:.2f} s after the interrupt"
 
 
 def test_read_and_evaluate(tmp_path):
