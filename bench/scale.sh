@@ -45,7 +45,7 @@ r = json.load(open(path))
 e = r["evaluation"]
 print(f"Total {float(secs):.1f} s, peak RSS {int(kb) // 1024} MiB, ARI {e['ari']:.3f}, NMI {e['nmi']:.3f}, "
       f"{r['iterations'][-1]['n_clusters']} clusters, {len(r['iterations']) - 1} EM iterations "
-      f"({r['convergence']}), estimated peak before training {r['estimated_peak_bytes'] / 2**20:.0f} MiB")
+      f"({r['convergence']['message']}), estimated peak before training {r['estimated_peak_bytes'] / 2**20:.0f} MiB")
 print()
 print("| phase | runs | seconds | epochs | peak RSS at end (MiB) |")
 print("|---|---|---|---|---|")
