@@ -194,10 +194,7 @@ fn run<'py>(
     callback: Option<PyObject>,
     source: &str,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let name = RunOptions::try_parse_from(args.clone())
-        .ok()
-        .and_then(|o| o.run.io.dataset_name.clone());
-    let (matrix, params) =
+    let (matrix, params, name) =
         matrix_and_params((indptr, indices, data), shape, cells, genes, args, seed)?;
     let job = Job {
         source: Source::Matrix {
@@ -214,7 +211,8 @@ fn run<'py>(
     results(py, ds)
 }
 
-/// The matrix and parameters of a Python call.
+/// The matrix, the run parameters and `--dataset-name` of a Python call
+/// (the options are parsed once, by the CLI's definitions).
 fn matrix_and_params(
     parts: (
         PyReadonlyArray1<'_, i64>,
@@ -226,7 +224,11 @@ fn matrix_and_params(
     genes: Vec<String>,
     args: Vec<String>,
     seed: u64,
-) -> PyResult<(ExprMatrix, scgnn::pipeline::params::RunParams)> {
+) -> PyResult<(
+    ExprMatrix,
+    scgnn::pipeline::params::RunParams,
+    Option<String>,
+)> {
     let opts = RunOptions::try_parse_from(args)
         .map_err(|e| PyValueError::new_err(e.render().to_string()))?;
     let params = opts.run.params(seed).map_err(py_err)?;
@@ -248,7 +250,8 @@ fn matrix_and_params(
         data.as_slice()?.to_vec(),
     )
     .map_err(py_err)?;
-    Ok((ExprMatrix { x, genes, cells }, params))
+    let name = opts.run.io.dataset_name.clone();
+    Ok((ExprMatrix { x, genes, cells }, params, name))
 }
 
 /// `scgnn benchmark dropout` on a counts matrix: the repeats as JSON.
@@ -269,11 +272,21 @@ fn dropout<'py>(
     repeats: usize,
     threads: Option<usize>,
 ) -> PyResult<String> {
-    let (m, p) = matrix_and_params((indptr, indices, data), shape, cells, genes, args, seed)?;
+    let (m, p, _) = matrix_and_params((indptr, indices, data), shape, cells, genes, args, seed)?;
     let pool = scgnn::nn::thread_pool(threads.unwrap_or(0)).map_err(py_err)?;
     let reps = py
         .allow_threads(|| {
-            pool.install(|| scgnn::pipeline::benchmark::dropout(&m, rate, repeats, seed, &p))
+            pool.install(|| {
+                scgnn::pipeline::benchmark::dropout(
+                    &m,
+                    rate,
+                    repeats,
+                    seed,
+                    &p,
+                    None,
+                    &mut |_, _| Ok(()),
+                )
+            })
         })
         .map_err(py_err)?;
     serde_json::to_string(&reps).map_err(|e| PyRuntimeError::new_err(e.to_string()))
@@ -297,7 +310,8 @@ fn mcv<'py>(
     threads: Option<usize>,
 ) -> PyResult<String> {
     use scgnn::pipeline::benchmark as b;
-    let (m, params) = matrix_and_params((indptr, indices, data), shape, cells, genes, args, seed)?;
+    let (m, params, _) =
+        matrix_and_params((indptr, indices, data), shape, cells, genes, args, seed)?;
     let pool = scgnn::nn::thread_pool(threads.unwrap_or(0)).map_err(py_err)?;
     let r = py
         .allow_threads(|| {

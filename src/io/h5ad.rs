@@ -45,11 +45,7 @@ pub enum H5adMatrix {
 /// kinds (booleans, nullable arrays, nested frames) are left out with a warning.
 pub fn read_columns(path: &Path, which: &H5adMatrix) -> Result<(Columns, Columns)> {
     let r = H5Reader::open(path, EXPECTED)?;
-    let var = if *which == H5adMatrix::Raw {
-        "raw/var"
-    } else {
-        "var"
-    };
+    let (_, var) = which.location();
     Ok((read_frame(&r, "obs")?, read_frame(&r, var)?))
 }
 
@@ -111,11 +107,7 @@ fn read_column(r: &H5Reader, p: &str) -> Option<Column> {
 /// metadata, without reading the values.
 pub fn peek_h5ad(path: &Path, which: &H5adMatrix) -> Result<(usize, usize, usize)> {
     let r = H5Reader::open(path, EXPECTED)?;
-    let key = match which {
-        H5adMatrix::X => "X".to_string(),
-        H5adMatrix::Layer(name) => format!("layers/{name}"),
-        H5adMatrix::Raw => "raw/X".to_string(),
-    };
+    let (key, _) = which.location();
     match r.kind(&key) {
         Some(Kind::Dataset) => {
             let s = r.shape(&key)?;
@@ -145,40 +137,47 @@ pub fn peek_h5ad(path: &Path, which: &H5adMatrix) -> Result<(usize, usize, usize
     }
 }
 
+impl H5adMatrix {
+    /// The matrix's path in the file and the dataframe naming its columns.
+    fn location(&self) -> (String, &'static str) {
+        match self {
+            H5adMatrix::X => ("X".to_string(), "var"),
+            H5adMatrix::Layer(name) => (format!("layers/{name}"), "var"),
+            H5adMatrix::Raw => ("raw/X".to_string(), "raw/var"),
+        }
+    }
+}
+
 /// Reads the chosen matrix (cells × genes) with obs names and its var names.
 pub fn read_h5ad_matrix(path: &Path, which: &H5adMatrix) -> Result<ExprMatrix> {
     let r = H5Reader::open(path, EXPECTED)?;
-    let (key, var) = match which {
-        H5adMatrix::X => ("X".to_string(), "var"),
-        H5adMatrix::Layer(name) => {
-            let key = format!("layers/{name}");
-            if r.kind(&key).is_none() {
-                let found = match r.kind("layers") {
-                    Some(Kind::Group) => r.members("layers")?.join(", "),
-                    _ => String::new(),
-                };
-                let found = if found.is_empty() {
-                    "none".to_string()
-                } else {
-                    found
-                };
-                return Err(r.err(
-                    format!("/{key}"),
-                    format!("no layer '{name}' in this file; its layers: {found}"),
-                ));
-            }
-            (key, "var")
+    let (key, var) = which.location();
+    match which {
+        H5adMatrix::X => {}
+        H5adMatrix::Layer(name) if r.kind(&key).is_none() => {
+            let found = match r.kind("layers") {
+                Some(Kind::Group) => r.members("layers")?.join(", "),
+                _ => String::new(),
+            };
+            let found = if found.is_empty() {
+                "none".to_string()
+            } else {
+                found
+            };
+            return Err(r.err(
+                format!("/{key}"),
+                format!("no layer '{name}' in this file; its layers: {found}"),
+            ));
         }
-        H5adMatrix::Raw => {
-            if r.kind("raw") != Some(Kind::Group) {
-                return Err(r.err(
-                    "group /raw",
-                    "missing: this file has no .raw; drop --use-raw or name a layer with --layer",
-                ));
-            }
-            ("raw/X".to_string(), "raw/var")
+        H5adMatrix::Layer(_) => {}
+        H5adMatrix::Raw if r.kind("raw") != Some(Kind::Group) => {
+            return Err(r.err(
+                "group /raw",
+                "missing: this file has no .raw; drop --use-raw or name a layer with --layer",
+            ));
         }
-    };
+        H5adMatrix::Raw => {}
+    }
     let x = read_x(&r, &key).map_err(|e| counts_hint(&r, which, e))?;
     let cells = read_index(&r, "obs", x.rows)?;
     let genes = read_index(&r, var, x.cols)?;

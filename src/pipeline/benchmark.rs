@@ -69,13 +69,18 @@ pub fn repeat_seed(seed: u64, r: usize) -> u64 {
     crate::rng::substream(seed, "benchmark/dropout-repeat", r as u64).next_u64()
 }
 
-/// `repeats` dropout repeats on `raw` (the `scgnn benchmark dropout` job).
+/// `repeats` dropout repeats on `raw` (the `scgnn benchmark dropout` job):
+/// repeat r hides entries with the mask of [`repeat_seed`]`(seed, r)`, runs
+/// scGNN-rs unless `external` is given, and scores it beside the baselines.
+/// `on_mask` sees every repeat's masked data first (e.g. to write it out).
 pub fn dropout(
     raw: &ExprMatrix,
     rate: f64,
     repeats: usize,
     seed: u64,
     p: &RunParams,
+    external: Option<(&ExprMatrix, Scale)>,
+    on_mask: &mut dyn FnMut(usize, &MaskedData) -> Result<()>,
 ) -> Result<Vec<DropoutRepeat>> {
     if repeats == 0 {
         return Err(Error::Usage("--repeats must be at least 1".into()));
@@ -84,7 +89,10 @@ pub fn dropout(
         .map(|r| {
             let s = repeat_seed(seed, r);
             let data = dropout_mask(raw, rate, s)?;
-            dropout_repeat(raw, &data, s, p, true, None)
+            on_mask(r, &data)?;
+            let rep = dropout_repeat(raw, &data, s, p, external.is_none(), external)?;
+            tracing::info!("repeat {} (seed {s}) done in {:.1} s", r + 1, rep.seconds);
+            Ok(rep)
         })
         .collect()
 }

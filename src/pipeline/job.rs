@@ -119,7 +119,6 @@ pub fn run(job: Job, progress: &dyn Progress) -> Result<Dataset> {
         ds.obs_columns = io::columns::select(obs, &ds.kept_cells);
         ds.var_columns = io::columns::select(var, &ds.kept_genes);
     }
-    method::check(&ds, p)?;
     method::run(&mut ds, p, progress)?;
     if let Some((path, t)) = &truth {
         ds.report.evaluation = Some(evaluate(&ds, path, t, p.seed)?);

@@ -104,37 +104,29 @@ fn read_external(
 /// `scgnn benchmark dropout`.
 fn dropout(a: &DropoutArgs, seed: u64) -> Result<()> {
     let p = a.run.params(seed)?;
-    if a.repeats == 0 {
-        return Err(Error::Usage("--repeats must be at least 1".into()));
-    }
     let (_, raw) = read_input(&a.run)?;
     let ext = read_external(&a.imputed, a.imputed_scale)?;
-    let mut reps = Vec::new();
-    for r in 0..a.repeats {
-        let s = benchmark::repeat_seed(seed, r);
-        let data = benchmark::dropout_mask(&raw, a.rate, s)?;
-        if r == 0 {
-            if let Some(dir) = &a.write_mask {
-                io::write_matrix(
-                    &dir.join("masked_counts.csv.gz"),
-                    &data.masked,
-                    Some(Format::Csv),
-                )?;
+    let mut write_first = |r: usize, data: &benchmark::MaskedData| -> Result<()> {
+        match (&a.write_mask, r) {
+            (Some(dir), 0) => {
+                let counts = dir.join("masked_counts.csv.gz");
+                io::write_matrix(&counts, &data.masked, Some(Format::Csv))?;
                 data.mask
-                    .write(&dir.join("mask.csv"), &raw.cells, &raw.genes)?;
+                    .write(&dir.join("mask.csv"), &raw.cells, &raw.genes)
             }
+            _ => Ok(()),
         }
-        let rep = benchmark::dropout_repeat(
-            &raw,
-            &data,
-            s,
-            &p,
-            ext.is_none(),
-            ext.as_ref().map(|(m, sc)| (m, *sc)),
-        )?;
-        tracing::info!("repeat {} (seed {s}) done in {:.1} s", r + 1, rep.seconds);
-        reps.push(rep);
-    }
+    };
+    let external = ext.as_ref().map(|(m, sc)| (m, *sc));
+    let reps = benchmark::dropout(
+        &raw,
+        a.rate,
+        a.repeats,
+        seed,
+        &p,
+        external,
+        &mut write_first,
+    )?;
     if a.json {
         return print_json(&reps);
     }
