@@ -9,7 +9,8 @@
 # Usage: bench/quality.sh [DATASET ...]   (default: every folder of ../shared/data
 #        with a counts.csv.gz: chung deng goolam human_kidney mouse_bladder pollen worm_neuron)
 # Env:   SEEDS="1 2 3"              seeds (scgnn --seed S)
-#        CONFIGS="default quick"    default = scGNN's defaults, quick = --quickmode
+#        CONFIGS="default quick"    default = the defaults (fast schedule), quick = --quickmode,
+#                                   scgnn = --schedule scgnn (scGNN's own epochs; hours on the large sets)
 #        EXTRA="..."                extra flags for every scgnn run, e.g. other schedules:
 #                                   EXTRA="--Regu-epochs 20 --EM-epochs 10 --EM-iteration 2"
 #        SCGNN=/path/to/scgnn       use that binary (no cargo build); unset: cargo build --release
@@ -27,8 +28,8 @@
 # scGNN's choice (0.8 below 2000 cells, else 0.5), "best" the better of the two by ARI.
 # Its seconds exclude imports and a warm-up on a synthetic matrix (numba JIT); python runs
 # under nice -n 10.
-# Cost: the default config runs the full pipeline at scGNN's epoch counts (minutes for
-# goolam, hours for worm_neuron on 2 cores) once per seed; quick is much cheaper.
+# Cost: default and quick take seconds to a few minutes per run; scgnn runs scGNN's epoch
+# counts (minutes for goolam, about half an hour for worm_neuron on 2 cores).
 # Smoke test: SCGNN=target/release/scgnn SEEDS=1 CONFIGS=quick \
 #   EXTRA="--Regu-epochs 20 --EM-epochs 10 --EM-iteration 2" bench/quality.sh goolam pollen
 set -euo pipefail
@@ -55,7 +56,7 @@ for d in "${sets[@]}"; do
     { echo "quality.sh: $data/$d needs counts.csv.gz and labels.csv" >&2; exit 1; }
 done
 for c in "${configs[@]}"; do
-  case $c in default | quick) ;; *) echo "quality.sh: unknown config $c (default, quick)" >&2; exit 2 ;; esac
+  case $c in default | quick | scgnn) ;; *) echo "quality.sh: unknown config $c (default, quick, scgnn)" >&2; exit 2 ;; esac
 done
 [ "$ours" = 0 ] && configs=()
 [ ${#configs[@]} -eq 0 ] || [ ${#seeds[@]} -gt 0 ] || { echo "quality.sh: SEEDS is empty" >&2; exit 2; }
@@ -99,7 +100,7 @@ fi
 # ---- our runs: one line per set × config × seed in runs.tsv ----
 for d in "${sets[@]}"; do
   for c in "${configs[@]}"; do
-    case $c in default) flags=() ;; quick) flags=(--quickmode) ;; esac
+    case $c in default) flags=() ;; quick) flags=(--quickmode) ;; scgnn) flags=(--schedule scgnn) ;; esac
     for s in "${seeds[@]}"; do
       dir="$out/$d-$c-$s"
       rm -rf "$dir"

@@ -12,6 +12,7 @@ use crate::io::{Format, ReadOptions};
 use crate::models::gae::GaeModel;
 use crate::pipeline::params::{
     ConvergeType, EmbeddingUse, GraphUse, ImputeRegularizer, PenaltyPhases, Regularizer, RunParams,
+    Schedule,
 };
 use crate::pipeline::Source;
 use crate::preprocess::{Normalize, PreprocessParams, Transform};
@@ -165,9 +166,14 @@ pub struct IoOpts {
     /// Do not draw the PNG figures and the HTML report.
     #[arg(long)]
     pub no_plot: bool,
-    /// The paper's configuration: LTMG regularizer, GAE embedding, cluster autoencoders, L1/L2 in imputation only.
+    /// The paper's configuration: scGNN's schedule, LTMG regularizer, GAE embedding, cluster
+    /// autoencoders, L1/L2 in imputation only.
     #[arg(long)]
     pub paper: bool,
+    /// Epochs, widths and clustering rule to start from: fast (measured, README "Defaults") or
+    /// scgnn (scGNN's own, to reproduce the original); options given explicitly win.
+    #[arg(long, value_enum, ignore_case = true, default_value_t = D.schedule)]
+    pub schedule: Schedule,
     /// Input is already filtered and log-transformed (scGNN's Use_expression.csv).
     #[arg(long)]
     pub skip_preprocess: bool,
@@ -203,24 +209,24 @@ pub struct AeOpts {
     /// Phases with the L1/L2 penalty: all (scGNN.py) or impute (the paper's benchmark script).
     #[arg(long, value_enum, ignore_case = true, default_value_t = D.penalty_phases)]
     penalty_phases: PenaltyPhases,
-    /// Cells per optimizer step.
-    #[arg(long = "batch-size", default_value_t = D.ae.batch_size)]
-    batch_size: usize,
+    /// Cells per optimizer step [default: 32; scgnn schedule: 12800].
+    #[arg(long = "batch-size")]
+    batch_size: Option<usize>,
     /// Adam learning rate of the autoencoders.
     #[arg(long = "ae-lr", default_value_t = D.ae.lr)]
     ae_lr: f32,
-    /// Width of the autoencoders' two hidden layers.
-    #[arg(long = "ae-hidden", default_value_t = D.ae.hidden)]
-    ae_hidden: usize,
-    /// Width of the autoencoders' embedding.
-    #[arg(long = "ae-latent", default_value_t = D.ae.latent)]
-    ae_latent: usize,
-    /// Epochs of the first phase.
-    #[arg(long = "regu-epochs", visible_alias = "Regu-epochs", default_value_t = D.regu_epochs)]
-    regu_epochs: usize,
-    /// Feature-AE epochs per EM iteration, and imputation epochs.
-    #[arg(long = "em-epochs", visible_alias = "EM-epochs", default_value_t = D.em_epochs)]
-    em_epochs: usize,
+    /// Width of the autoencoders' two hidden layers [default: 128; scgnn schedule: 512].
+    #[arg(long = "ae-hidden")]
+    ae_hidden: Option<usize>,
+    /// Width of the autoencoders' embedding [default: 64; scgnn schedule: 128].
+    #[arg(long = "ae-latent")]
+    ae_latent: Option<usize>,
+    /// Epochs of the first phase [default: 100; scgnn schedule: 500].
+    #[arg(long = "regu-epochs", visible_alias = "Regu-epochs")]
+    regu_epochs: Option<usize>,
+    /// Feature-AE epochs per EM iteration, and imputation epochs [default: 30; scgnn schedule: 200].
+    #[arg(long = "em-epochs", visible_alias = "EM-epochs")]
+    em_epochs: Option<usize>,
     /// Stop a training phase when its loss improves by less than this fraction over --patience epochs (0: fixed epochs).
     #[arg(long, default_value_t = D.early_stop_tol)]
     early_stop: f64,
@@ -285,15 +291,16 @@ pub struct GaeOpts {
 #[derive(Args, Debug)]
 #[command(next_help_heading = "Clustering")]
 pub struct ClusterOpts {
-    /// Clustering method.
-    #[arg(long = "clustering-method", value_enum, ignore_case = true, default_value_t = D.cluster.method)]
-    clustering_method: Method,
+    /// Clustering method [default: Leiden; scgnn schedule: LouvainK].
+    #[arg(long = "clustering-method", value_enum, ignore_case = true)]
+    clustering_method: Option<Method>,
     /// Clusters for the methods that need a number.
     #[arg(long = "n-clusters", default_value_t = D.cluster.n_clusters)]
     n_clusters: usize,
-    /// Louvain resolution: auto (0.8 below 2 000 cells, else 0.5) or a number.
-    #[arg(long, default_value_t = D.cluster.resolution)]
-    resolution: Resolution,
+    /// Leiden resolution, or LouvainK's multiplier: auto (LouvainK: 0.8 below 2 000 cells,
+    /// else 0.5; Leiden: 1) or a number [default: 0.5; scgnn schedule: auto].
+    #[arg(long)]
+    resolution: Option<Resolution>,
     /// Maximum number of clusters.
     #[arg(long = "max-clusters", visible_alias = "maxClusterNumber", default_value_t = D.cluster.max_clusters)]
     max_cluster_number: usize,
@@ -306,12 +313,12 @@ pub struct ClusterOpts {
 #[derive(Args, Debug)]
 #[command(next_help_heading = "EM loop")]
 pub struct EmOpts {
-    /// Maximum EM iterations.
-    #[arg(long = "em-iteration", visible_alias = "EM-iteration", default_value_t = D.em_iterations)]
-    em_iteration: usize,
-    /// Cluster-autoencoder epochs.
-    #[arg(long = "cluster-epochs", default_value_t = D.cluster_epochs)]
-    cluster_epochs: usize,
+    /// Maximum EM iterations [default: 3; scgnn schedule: 10].
+    #[arg(long = "em-iteration", visible_alias = "EM-iteration")]
+    em_iteration: Option<usize>,
+    /// Cluster-autoencoder epochs [default: 30; scgnn schedule: 200].
+    #[arg(long = "cluster-epochs")]
+    cluster_epochs: Option<usize>,
     /// Skip the cluster autoencoders.
     #[arg(long)]
     quickmode: bool,
@@ -330,6 +337,9 @@ pub struct EmOpts {
 #[derive(Args, Debug)]
 #[command(next_help_heading = "Imputation")]
 pub struct ImputeOpts {
+    /// Imputation epochs [default: as many as 200 optimizer steps of 256 cells need; scgnn schedule: --em-epochs].
+    #[arg(long = "impute-epochs")]
+    impute_epochs: Option<usize>,
     /// Imputation regularizer.
     #[arg(long = "impute-regularizer", visible_alias = "EMregulized-type", value_enum, ignore_case = true, default_value_t = D.impute_regularizer)]
     em_regulized_type: ImputeRegularizer,
@@ -434,6 +444,8 @@ impl RunArgs {
         let mut p = RunParams { seed, ..D.clone() };
         if self.io.paper {
             p = p.paper();
+        } else if self.io.schedule == Schedule::Scgnn {
+            p = p.scgnn_schedule();
         }
         p.preprocess = self.pre.params();
         p.skip_preprocess = self.io.skip_preprocess;
@@ -485,6 +497,13 @@ impl RunArgs {
     }
 }
 
+/// Overwrites `slot` with an option the user gave.
+fn set<T>(slot: &mut T, given: Option<T>) {
+    if let Some(v) = given {
+        *slot = v;
+    }
+}
+
 impl AeOpts {
     fn apply(&self, p: &mut RunParams) {
         p.gamma = self.gamma_para;
@@ -492,12 +511,12 @@ impl AeOpts {
         p.l1 = self.l1_para;
         p.l2 = self.l2_para;
         p.penalty_phases = self.penalty_phases;
-        p.ae.batch_size = self.batch_size;
+        set(&mut p.ae.batch_size, self.batch_size);
         p.ae.lr = self.ae_lr;
-        p.ae.hidden = self.ae_hidden;
-        p.ae.latent = self.ae_latent;
-        p.regu_epochs = self.regu_epochs;
-        p.em_epochs = self.em_epochs;
+        set(&mut p.ae.hidden, self.ae_hidden);
+        set(&mut p.ae.latent, self.ae_latent);
+        set(&mut p.regu_epochs, self.regu_epochs);
+        set(&mut p.em_epochs, self.em_epochs);
         p.early_stop_tol = self.early_stop;
         p.patience = self.patience;
     }
@@ -529,9 +548,9 @@ impl GaeOpts {
 
 impl ClusterOpts {
     fn apply(&self, p: &mut RunParams) {
-        p.cluster.method = self.clustering_method;
+        set(&mut p.cluster.method, self.clustering_method);
         p.cluster.n_clusters = self.n_clusters;
-        p.cluster.resolution = self.resolution;
+        set(&mut p.cluster.resolution, self.resolution);
         p.cluster.max_clusters = self.max_cluster_number;
         p.cluster.min_members = self.min_member_in_cluster;
     }
@@ -539,8 +558,8 @@ impl ClusterOpts {
 
 impl EmOpts {
     fn apply(&self, p: &mut RunParams) {
-        p.em_iterations = self.em_iteration;
-        p.cluster_epochs = self.cluster_epochs;
+        set(&mut p.em_iterations, self.em_iteration);
+        set(&mut p.cluster_epochs, self.cluster_epochs);
         p.quickmode |= self.quickmode;
         p.converge_type = self.converge_type;
         p.converge_celltype_ratio = self.converge_celltyperatio;
@@ -550,6 +569,9 @@ impl EmOpts {
 
 impl ImputeOpts {
     fn apply(&self, p: &mut RunParams) {
+        if self.impute_epochs.is_some() {
+            p.impute_epochs = self.impute_epochs;
+        }
         p.impute_regularizer = self.em_regulized_type;
         p.gamma_impute = self.gamma_impute_para;
         p.graph_impute = self.graph_impute_para;
@@ -557,5 +579,89 @@ impl ImputeOpts {
         p.zero_below = self
             .zero_below
             .or(self.no_postprocessing_tag.then_some(self.post_threshold));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::Method;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cmd {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    fn params(args: &[&str]) -> RunParams {
+        let mut v = vec!["scgnn", "--input", "x.csv"];
+        v.extend_from_slice(args);
+        Cmd::try_parse_from(v).unwrap().run.params(1).unwrap()
+    }
+
+    #[test]
+    fn schedules_and_explicit_options() {
+        let fast = params(&[]);
+        assert_eq!(fast, RunParams::default());
+        assert_eq!(fast.schedule, Schedule::Fast);
+        assert_eq!(fast.cluster.method, Method::Leiden);
+        assert!(fast.warm_start && fast.impute_on_observed);
+
+        let s = params(&["--schedule", "scgnn"]);
+        assert_eq!(s, RunParams::default().scgnn_schedule());
+        assert_eq!(
+            (s.ae.hidden, s.ae.latent, s.ae.batch_size),
+            (512, 128, 12800)
+        );
+        assert_eq!(
+            (
+                s.regu_epochs,
+                s.em_epochs,
+                s.em_iterations,
+                s.cluster_epochs
+            ),
+            (500, 200, 10, 200)
+        );
+        assert_eq!(s.cluster.method, Method::LouvainK);
+        assert_eq!(s.impute_epochs(124), 200);
+        assert!(!s.warm_start && !s.impute_on_observed && s.impute_ae.is_none());
+
+        // scGNN's own command lines keep their meaning: --EM-epochs also sets the
+        // imputation epochs under scGNN's schedule.
+        let s = params(&["--schedule", "scgnn", "--EM-epochs", "20", "--k", "12"]);
+        assert_eq!((s.em_epochs, s.impute_epochs(500), s.graph.k), (20, 20, 12));
+
+        // Explicit options win over either schedule.
+        let s = params(&[
+            "--schedule",
+            "scgnn",
+            "--ae-hidden",
+            "64",
+            "--clustering-method",
+            "Leiden",
+        ]);
+        assert_eq!(
+            (s.ae.hidden, s.cluster.method, s.regu_epochs),
+            (64, Method::Leiden, 500)
+        );
+        let f = params(&["--Regu-epochs", "7", "--impute-epochs", "9"]);
+        assert_eq!(
+            (f.regu_epochs, f.impute_epochs(10_000), f.ae.hidden),
+            (7, 9, 128)
+        );
+
+        // --paper implies scGNN's schedule.
+        let p = params(&["--paper"]);
+        assert_eq!((p.schedule, p.regu_epochs), (Schedule::Scgnn, 500));
+    }
+
+    #[test]
+    fn fast_imputation_is_a_step_budget() {
+        let p = RunParams::default();
+        // 200 steps of 256 cells: full batch below 256 cells, fewer epochs above.
+        assert_eq!(p.impute_epochs(124), 200);
+        assert_eq!(p.impute_epochs(5685), 9);
+        assert_eq!(p.impute_epochs(1_000_000), 1);
     }
 }

@@ -73,7 +73,7 @@ fn params(method: Method) -> ClusterParams {
 
 fn run(x: &Dense, truth: &[usize], method: Method, p: ClusterParams) -> f64 {
     let g = knn_graph(x, 10);
-    let c = cluster(x, &g, &p, 10, 7).unwrap();
+    let c = cluster(x, &g, &p, 10, 7, None).unwrap();
     let a = ari(&c.labels, truth);
     eprintln!(
         "{method}: K = {} ARI = {a:.4} note = {:?}",
@@ -205,7 +205,7 @@ fn cluster_louvain_k_rule() {
     let g = Csr::from_triplets(n, n, t);
     let (x, _) = blobs(1, n, 5, 1.0, 5);
     let p = ClusterParams::default();
-    let r = cluster(&x, &g, &p, 10, 1).unwrap();
+    let r = cluster(&x, &g, &p, 10, 1, None).unwrap();
     assert_eq!(r.louvain_communities, Some(c + iso));
     // auto resolution below 2 000 cells: ⌊9 × 0.8⌋ = 7.
     assert_eq!(r.n_clusters, 7);
@@ -213,7 +213,7 @@ fn cluster_louvain_k_rule() {
         method: Method::Louvain,
         ..p
     };
-    let r = cluster(&x, &g, &p, 10, 1).unwrap();
+    let r = cluster(&x, &g, &p, 10, 1, None).unwrap();
     assert_eq!(r.n_clusters, c + iso);
     let truth: Vec<usize> = (0..n)
         .map(|i| if i < c * size { i / size } else { i })
@@ -274,7 +274,7 @@ fn cluster_quadratic_methods_refuse_large_inputs() {
         Method::Optics,
         Method::MeanShift,
     ] {
-        match cluster(&x, &g, &params(m), 10, 7) {
+        match cluster(&x, &g, &params(m), 10, 7, None) {
             Err(Error::Resources(msg)) => {
                 assert!(
                     msg.contains("20001 cells") && msg.contains("LouvainK"),
@@ -300,9 +300,9 @@ fn cluster_methods_deterministic_across_threads() {
         .unwrap();
     for &m in Method::value_variants() {
         let p = params(m);
-        let a = one.install(|| cluster(&x, &g, &p, 10, 7).unwrap());
-        let b = two.install(|| cluster(&x, &g, &p, 10, 7).unwrap());
-        let c = two.install(|| cluster(&x, &g, &p, 10, 7).unwrap());
+        let a = one.install(|| cluster(&x, &g, &p, 10, 7, None).unwrap());
+        let b = two.install(|| cluster(&x, &g, &p, 10, 7, None).unwrap());
+        let c = two.install(|| cluster(&x, &g, &p, 10, 7, None).unwrap());
         assert_eq!(a, b, "{m}");
         assert_eq!(b, c, "{m}");
     }
@@ -335,7 +335,15 @@ fn cluster_parse_and_validate() {
     };
     assert!(optics.validate(4).is_ok() && optics.validate(3).is_err());
     let x = Dense::from_vec(3, 1, vec![0.0, 1.0, 2.0]);
-    assert!(cluster(&x, &Csr::zeros(2, 2), &ClusterParams::default(), 10, 0).is_err());
+    assert!(cluster(
+        &x,
+        &Csr::zeros(2, 2),
+        &ClusterParams::default(),
+        10,
+        0,
+        None
+    )
+    .is_err());
 }
 
 /// Timing only (run with `--ignored --nocapture`): LouvainK on 20 000 cells × 128-d,
@@ -358,7 +366,7 @@ fn cluster_bench_louvaink_20k() {
     t.dedup();
     let g = Csr::from_triplets(n, n, t.into_iter().map(|(a, b)| (a, b, 1.0)).collect());
     let t0 = std::time::Instant::now();
-    let c = cluster(&x, &g, &ClusterParams::default(), 10, 0).unwrap();
+    let c = cluster(&x, &g, &ClusterParams::default(), 10, 0, None).unwrap();
     eprintln!(
         "LouvainK 20k x 128: {:.2} s, k_L = {:?}, K = {}, ARI = {:.3}",
         t0.elapsed().as_secs_f64(),
@@ -371,10 +379,42 @@ fn cluster_bench_louvaink_20k() {
         ..ClusterParams::default()
     };
     let t0 = std::time::Instant::now();
-    let c = cluster(&x, &g, &p, 10, 0).unwrap();
+    let c = cluster(&x, &g, &p, 10, 0, None).unwrap();
     eprintln!(
         "KMeans(20) 20k x 128: {:.2} s, ARI = {:.3}",
         t0.elapsed().as_secs_f64(),
         ari(&c.labels, &truth)
     );
+}
+
+/// Warm start (the EM loop's clustering): Leiden started from a labeling that already
+/// fits the graph keeps it whatever the seed, while a cold start from singletons with
+/// another seed may number or split differently; a warm start from a labeling with
+/// misplaced cells moves them back.
+#[test]
+fn leiden_warm_start_keeps_a_fitting_labeling() {
+    let (x, truth) = blobs(4, 30, 4, 1.0, 3);
+    let g = knn_graph(&x, 10);
+    let p = ClusterParams {
+        method: Method::Leiden,
+        resolution: Resolution::Fixed(0.5),
+        ..ClusterParams::default()
+    };
+    let cold = cluster(&x, &g, &p, 10, 1, None).unwrap();
+    assert!(
+        ari(&cold.labels, &truth) > 0.99,
+        "cold start {:?}",
+        cold.labels
+    );
+    for seed in [2, 3, 4] {
+        let warm = cluster(&x, &g, &p, 10, seed, Some(&cold.labels)).unwrap();
+        assert_eq!(warm.labels, cold.labels, "seed {seed}");
+    }
+    // Ten cells put in the wrong community return to their blob.
+    let mut noisy = cold.labels.clone();
+    for i in (0..noisy.len()).step_by(12) {
+        noisy[i] = (noisy[i] + 1) % 4;
+    }
+    let fixed = cluster(&x, &g, &p, 10, 5, Some(&noisy)).unwrap();
+    assert!(ari(&fixed.labels, &truth) > 0.99, "{:?}", fixed.labels);
 }

@@ -62,7 +62,9 @@ fn raw(m: Method, k: usize) -> Vec<i64> {
         n_clusters: k,
         ..ClusterParams::default()
     };
-    raw_labels(&x, &Csr::zeros(90, 90), &p, 10, 0).unwrap().0
+    raw_labels(&x, &Csr::zeros(90, 90), &p, 10, 0, None)
+        .unwrap()
+        .0
 }
 
 fn as_usize(v: &[i64]) -> Vec<usize> {

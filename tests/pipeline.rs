@@ -145,8 +145,9 @@ fn same_seed_same_files_and_scgnn_formats() {
     assert_eq!(report["params"]["ae"]["hidden"].as_u64(), Some(128));
     assert_eq!(
         report["params"]["cluster"]["method"].as_str(),
-        Some("LouvainK")
+        Some("Leiden")
     );
+    assert_eq!(report["params"]["schedule"].as_str(), Some("Fast"));
     let text = std::fs::read_to_string(d1.join("sim_report.json")).unwrap();
     assert!(
         !text.contains("0.0999999") && !text.contains("AeConfig {"),

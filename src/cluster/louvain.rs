@@ -3,17 +3,21 @@
 
 use crate::error::{Error, Result};
 use crate::matrix::Csr;
-use leiden_rs::{GraphDataBuilder, Leiden, LeidenConfig, QualityType};
+use leiden_rs::{GraphDataBuilder, Leiden, LeidenConfig, Partition, QualityType};
 
 /// Communities of the (symmetrised) graph and their number. `refine = false`
 /// gives Louvain (leiden-rs without the refinement phase), `true` gives Leiden.
 /// Edge (i, j) is taken from either stored direction; self-loops are ignored;
 /// isolated vertices end up as singleton communities and are counted.
+/// `init` warm-starts from a previous labeling (one label per vertex): nodes
+/// move only where that improves the quality, so a labeling that still fits the
+/// graph is kept, which is what lets the EM loop settle.
 pub(crate) fn communities(
     graph: &Csr<f32>,
     gamma: f64,
     refine: bool,
     seed: u64,
+    init: Option<&[usize]>,
 ) -> Result<(Vec<usize>, usize)> {
     let n = graph.rows;
     let mut edges: Vec<(u32, u32, f32)> = Vec::with_capacity(graph.nnz());
@@ -52,9 +56,14 @@ pub(crate) fn communities(
         skip_refinement: !refine,
         ..LeidenConfig::default()
     };
-    let out = Leiden::new(cfg)
-        .run(&g)
-        .map_err(|e| Error::Numeric(format!("Louvain/Leiden failed: {e}")))?;
+    let leiden = Leiden::new(cfg);
+    let out = match init {
+        Some(l) if l.len() == n => {
+            leiden.run_with_initial_partition(&g, Partition::from_membership(l.to_vec()))
+        }
+        _ => leiden.run(&g),
+    }
+    .map_err(|e| Error::Numeric(format!("Louvain/Leiden failed: {e}")))?;
     let mut labels = out.partition.as_slice().to_vec();
     let k = super::relabel(&mut labels);
     Ok((labels, k))

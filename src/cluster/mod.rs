@@ -238,15 +238,17 @@ pub struct Clustering {
 /// Clusters the cells. `emb` is the clustering embedding (cells × d); `graph` is
 /// the pruned symmetric cell graph (cells × cells, may have isolated nodes).
 /// `knn_k` is the graph's k (OPTICS uses min_samples = k/2); `seed` drives every
-/// random choice of the stage.
+/// random choice of the stage. `previous` (the labels of the last EM step)
+/// warm-starts `Louvain` and `Leiden`; the other methods start afresh.
 pub fn cluster(
     emb: &Dense,
     graph: &Csr<f32>,
     p: &ClusterParams,
     knn_k: usize,
     seed: u64,
+    previous: Option<&[usize]>,
 ) -> Result<Clustering> {
-    let (raw, louvain_communities) = raw_labels(emb, graph, p, knn_k, seed)?;
+    let (raw, louvain_communities) = raw_labels(emb, graph, p, knn_k, seed, previous)?;
     let mut out = guard(emb, &raw, p.max_clusters, p.min_members)?;
     out.louvain_communities = louvain_communities;
     Ok(out)
@@ -254,13 +256,14 @@ pub fn cluster(
 
 /// The method's own labels before noise handling and the guard (−1 = noise,
 /// OPTICS and AffinityPropagation without exemplars), and the Louvain
-/// community count k_L for the Louvain-based methods.
+/// community count k_L for the Louvain-based methods. `previous` as in [`cluster`].
 pub fn raw_labels(
     emb: &Dense,
     graph: &Csr<f32>,
     p: &ClusterParams,
     knn_k: usize,
     seed: u64,
+    previous: Option<&[usize]>,
 ) -> Result<(Vec<i64>, Option<usize>)> {
     p.validate(knn_k)?;
     let n = emb.rows;
@@ -281,7 +284,7 @@ pub fn raw_labels(
     let mut louvain_communities = None;
     let raw: Vec<i64> = match p.method {
         Method::LouvainK | Method::LouvainB => {
-            let kl = louvain::communities(graph, 1.0, false, seed)?.1;
+            let kl = louvain::communities(graph, 1.0, false, seed, None)?.1;
             louvain_communities = Some(kl);
             let k = louvain_k(kl, p.resolution.multiplier(n)).min(n);
             if p.method == Method::LouvainK {
@@ -296,7 +299,8 @@ pub fn raw_labels(
             } else {
                 p.resolution.gamma()
             };
-            let (labels, k) = louvain::communities(graph, gamma, p.method == Method::Leiden, seed)?;
+            let (labels, k) =
+                louvain::communities(graph, gamma, p.method == Method::Leiden, seed, previous)?;
             louvain_communities = Some(k);
             to_i64(labels)
         }

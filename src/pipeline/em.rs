@@ -40,11 +40,14 @@ fn timed<T>(
     Ok(r)
 }
 
-/// Step `t` (0 after the first phase): graph of `z`, embedding, clustering.
+/// Step `t` (0 after the first phase): graph of `z`, embedding, clustering;
+/// `previous` is the last step's labeling, the warm start of the clustering
+/// when `p.warm_start` is set.
 pub fn cluster_step(
     z: &Dense,
     p: &RunParams,
     t: usize,
+    previous: Option<&[usize]>,
     phases: &mut Vec<Phase>,
     progress: &dyn Progress,
 ) -> Result<Step> {
@@ -66,6 +69,7 @@ pub fn cluster_step(
             &p.cluster,
             p.graph.k,
             seeds::cluster(p, t),
+            previous.filter(|_| p.warm_start),
         )
     })?;
     Ok(Step {

@@ -1,5 +1,6 @@
 //! The imputation autoencoder (spec §9): restarts from the feature autoencoder's
-//! initial weights and trains on the first phase's reconstruction, with the
+//! initial weights (or its own, with `impute_ae`) and trains on the first phase's
+//! reconstruction (scGNN) or on the observed matrix (`impute_on_observed`), with the
 //! graph/cell-type regularizer as the exact per-cell weighted error of spec §9.2
 //! (O(cells), no N × N matrices).
 
@@ -62,10 +63,18 @@ pub fn impute(
     } = models;
     drop(ae);
     let mut recon = input.x.to_dense();
-    trained.reconstruct_in_place(&mut recon)?;
+    if !p.impute_on_observed {
+        trained.reconstruct_in_place(&mut recon)?;
+    }
     drop(trained);
     let mut imp = initial;
-    phases.push(trainer.phase("impute_ae", &mut imp, &recon, &loss, p.em_epochs)?);
+    phases.push(trainer.phase(
+        "impute_ae",
+        &mut imp,
+        &recon,
+        &loss,
+        p.impute_epochs(recon.rows),
+    )?);
     imp.reconstruct_in_place(&mut recon)?;
     if let Some(th) = p.zero_below {
         recon.data.par_iter_mut().for_each(|v| {

@@ -18,10 +18,16 @@ pub fn estimate_peak_bytes(n_cells: usize, n_genes: usize, nnz: usize, p: &RunPa
     // input before the outputs are written).
     let dense_copies = if p.quickmode { 1 } else { 2 };
     let dense = dense_copies * n * g * 4 + 2 * nnz as u64 * 8;
-    let ae_work = 3
-        * (p.ae.chunk_rows.min(n_cells) as u64)
-        * (2 * g + 2 * p.ae.hidden as u64 + p.ae.latent as u64)
-        * 4;
+    // The feature and the imputation autoencoders train one after the other.
+    let ae_work = [&p.ae, p.impute_ae()]
+        .iter()
+        .map(|a| {
+            3 * (a.chunk_rows.min(n_cells) as u64)
+                * (2 * g + 2 * a.hidden as u64 + a.latent as u64)
+                * 4
+        })
+        .max()
+        .unwrap_or(0);
     // Shortlists of k + 16 candidates (score and index) per cell, the exact
     // neighbour lists and the graph's edges; the distance tiles are per thread.
     let k = p.graph.k as u64;

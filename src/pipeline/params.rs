@@ -106,6 +106,30 @@ pub enum PenaltyPhases {
 
 crate::choice::value_enum_str!(PenaltyPhases, "--penalty-phases");
 
+/// The training schedule and clustering rule a run starts from (`--schedule`).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+pub enum Schedule {
+    /// Narrow autoencoders in mini-batches, few epochs, Leiden on the cell graph
+    /// warm-started across EM iterations (README, "Defaults"; measured in BENCHMARKS.md).
+    #[default]
+    Fast,
+    /// scGNN's schedule: 512/128 units, full batch, 500 + 10 × (200 + 200) epochs,
+    /// LouvainK from scratch at every iteration (spec §11).
+    Scgnn,
+}
+
+crate::choice::value_enum_str!(Schedule, "--schedule");
+
 /// All parameters of `scgnn run`. Stage parameters are the stages' own validated
 /// structs, so each default lives in exactly one place; the run seed and the
 /// graph's k are not repeated inside them.
@@ -113,6 +137,9 @@ crate::choice::value_enum_str!(PenaltyPhases, "--penalty-phases");
 pub struct RunParams {
     /// Seed of every random choice.
     pub seed: u64,
+    /// The schedule the epoch counts, widths and clustering rule came from.
+    #[serde(default)]
+    pub schedule: Schedule,
     /// Preprocessing (spec §1).
     pub preprocess: PreprocessParams,
     /// Skip preprocessing: the input is already filtered and log-transformed.
@@ -158,12 +185,30 @@ pub struct RunParams {
     pub gae: GaeConfig,
     /// Clustering (spec §6).
     pub cluster: ClusterParams,
+    /// Start each EM iteration's Louvain/Leiden from the previous labels.
+    #[serde(default)]
+    pub warm_start: bool,
     /// Convergence test (`--converge-type`).
     pub converge_type: ConvergeType,
     /// ARI threshold between consecutive labelings (`--converge-celltyperatio`, 0.99).
     pub converge_celltype_ratio: f64,
     /// Graph-change threshold (`--converge-graphratio`, 0.01).
     pub converge_graph_ratio: f64,
+    /// Imputation epochs; `None`: enough epochs for `impute_steps` optimizer
+    /// steps, or `em_epochs` (scGNN) when that is unset too.
+    #[serde(default)]
+    pub impute_epochs: Option<usize>,
+    /// Imputation budget in optimizer steps (used when `impute_epochs` is unset).
+    #[serde(default)]
+    pub impute_steps: Option<usize>,
+    /// The imputation autoencoder's widths and optimizer; `None`: the feature
+    /// autoencoder's, restarting from its initial weights, as scGNN.
+    #[serde(default)]
+    pub impute_ae: Option<AeConfig>,
+    /// Train the imputation autoencoder on the observed matrix rather than on the
+    /// first phase's reconstruction (scGNN).
+    #[serde(default)]
+    pub impute_on_observed: bool,
     /// Imputation regularizer (`--EMregulized-type`).
     pub impute_regularizer: ImputeRegularizer,
     /// γ_imp (`--gammaImputePara`, 0.0).
@@ -183,6 +228,7 @@ impl Default for RunParams {
     fn default() -> Self {
         RunParams {
             seed: 1,
+            schedule: Schedule::Fast,
             preprocess: PreprocessParams::default(),
             skip_preprocess: false,
             ltmg: LtmgParams::default(),
@@ -195,11 +241,16 @@ impl Default for RunParams {
             // 0.838 vs 0.470, chung 0.568 vs 0.560, and no collapse of the embedding on
             // simulated data; it is what main_benchmark.py, behind the paper's numbers, did.
             penalty_phases: PenaltyPhases::Impute,
-            ae: AeConfig::default(),
-            regu_epochs: 500,
-            em_epochs: 200,
-            em_iterations: 10,
-            cluster_epochs: 200,
+            ae: AeConfig {
+                hidden: FAST_HIDDEN,
+                latent: FAST_LATENT,
+                batch_size: FAST_BATCH,
+                ..AeConfig::default()
+            },
+            regu_epochs: FAST_REGU_EPOCHS,
+            em_epochs: FAST_EM_EPOCHS,
+            em_iterations: FAST_EM_ITERATIONS,
+            cluster_epochs: FAST_CLUSTER_EPOCHS,
             quickmode: false,
             early_stop_tol: 0.0,
             patience: 20,
@@ -207,10 +258,22 @@ impl Default for RunParams {
             graph_use: GraphUse::Unpruned,
             embedding: EmbeddingUse::Autoencoder,
             gae: GaeConfig::default(),
-            cluster: ClusterParams::default(),
+            cluster: ClusterParams {
+                method: crate::cluster::Method::Leiden,
+                resolution: crate::cluster::Resolution::Fixed(FAST_RESOLUTION),
+                ..ClusterParams::default()
+            },
+            warm_start: true,
             converge_type: ConvergeType::Celltype,
             converge_celltype_ratio: 0.99,
             converge_graph_ratio: 0.01,
+            impute_epochs: None,
+            impute_steps: Some(FAST_IMPUTE_STEPS),
+            impute_ae: Some(AeConfig {
+                batch_size: FAST_IMPUTE_BATCH,
+                ..AeConfig::default()
+            }),
+            impute_on_observed: true,
             impute_regularizer: ImputeRegularizer::Celltype,
             gamma_impute: 0.0,
             graph_impute: 0.3,
@@ -221,15 +284,70 @@ impl Default for RunParams {
     }
 }
 
+// The fast schedule (README, "Defaults"; the ablation behind each value is in
+// BENCHMARKS.md, "Time to quality").
+const FAST_HIDDEN: usize = 128;
+const FAST_LATENT: usize = 64;
+const FAST_BATCH: usize = 32;
+const FAST_REGU_EPOCHS: usize = 100;
+const FAST_EM_EPOCHS: usize = 30;
+const FAST_EM_ITERATIONS: usize = 3;
+const FAST_CLUSTER_EPOCHS: usize = 30;
+const FAST_RESOLUTION: f64 = 0.5;
+// The imputation keeps scGNN's autoencoder (512/128 units) and its 200 optimizer steps
+// (200 full-batch epochs up to 12 800 cells), in batches of 256 so that large sets need
+// far fewer epochs, and trains on the observed matrix: on the narrow first phase's
+// reconstruction goolam's held-out molecules come out far worse (MCV 2.45 vs 0.31).
+const FAST_IMPUTE_STEPS: usize = 200;
+const FAST_IMPUTE_BATCH: usize = 256;
+
 impl RunParams {
-    /// The configuration of the paper's runs (spec §11, `main_benchmark.py`): LTMG
-    /// regularizer, GAE embedding, cluster autoencoders, L1/L2 only in imputation.
-    pub fn paper(mut self) -> Self {
-        self.regularizer = Regularizer::Ltmg;
-        self.embedding = EmbeddingUse::Gae;
-        self.quickmode = false;
-        self.penalty_phases = PenaltyPhases::Impute;
+    /// scGNN's own schedule (spec §11): 512/128 units, full batch, 500 first-phase
+    /// epochs, up to 10 EM iterations of 200 cluster-AE and 200 feature-AE epochs,
+    /// 200 imputation epochs, LouvainK re-run from scratch at every iteration.
+    pub fn scgnn_schedule(mut self) -> Self {
+        self.schedule = Schedule::Scgnn;
+        self.ae = AeConfig::default();
+        self.regu_epochs = 500;
+        self.em_epochs = 200;
+        self.em_iterations = 10;
+        self.cluster_epochs = 200;
+        self.cluster = ClusterParams::default();
+        self.warm_start = false;
+        self.impute_epochs = None;
+        self.impute_ae = None;
+        self.impute_steps = None;
+        self.impute_on_observed = false;
         self
+    }
+
+    /// Epochs of the imputation autoencoder on `n_cells` cells.
+    pub fn impute_epochs(&self, n_cells: usize) -> usize {
+        match (self.impute_epochs, self.impute_steps) {
+            (Some(e), _) => e,
+            (None, Some(steps)) => {
+                let per_epoch = n_cells.div_ceil(self.impute_ae().batch_size).max(1);
+                steps.div_ceil(per_epoch).max(1)
+            }
+            (None, None) => self.em_epochs,
+        }
+    }
+
+    /// The imputation autoencoder's configuration.
+    pub fn impute_ae(&self) -> &AeConfig {
+        self.impute_ae.as_ref().unwrap_or(&self.ae)
+    }
+
+    /// The configuration of the paper's runs (spec §11, `main_benchmark.py`): scGNN's
+    /// schedule, LTMG regularizer, GAE embedding, cluster autoencoders, L1/L2 only in
+    /// imputation.
+    pub fn paper(self) -> Self {
+        let mut p = self.scgnn_schedule();
+        p.regularizer = Regularizer::Ltmg;
+        p.embedding = EmbeddingUse::Gae;
+        p.quickmode = false;
+        p.penalty_phases = PenaltyPhases::Impute;
+        p
     }
 
     /// Whether the LTMG states are needed.
@@ -242,6 +360,7 @@ impl RunParams {
     pub fn validate(&self) -> Result<()> {
         self.preprocess.validate()?;
         self.ae.validate()?;
+        self.impute_ae().validate()?;
         self.graph.validate()?;
         self.gae.validate()?;
         self.cluster.validate(self.graph.k)?;

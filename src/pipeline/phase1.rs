@@ -18,7 +18,8 @@ use std::time::Instant;
 pub struct Phase1 {
     /// The trained feature autoencoder (the EM loop keeps training it).
     pub ae: Autoencoder,
-    /// Its weights before training: the imputation autoencoder restarts from them (spec §9.1).
+    /// The imputation autoencoder's starting weights: the feature autoencoder's before
+    /// training (spec §9.1), or a fresh one when the imputation has its own widths.
     pub initial: Autoencoder,
     /// Its weights after this phase, without optimizer state: the imputation
     /// needs this phase's reconstruction at the end, and recomputing it then (one
@@ -76,7 +77,14 @@ pub fn feature_ae(
     let mut ae = Autoencoder::new(x.cols, &p.ae, seeds::feature_ae(p))?;
     let lifted = ae.lift_dead_outputs(x)?;
     tracing::debug!("feature AE: {lifted} output biases raised so every gene starts positive");
-    let initial = ae.clone();
+    let initial = match &p.impute_ae {
+        None => ae.clone(),
+        Some(cfg) => {
+            let mut imp = Autoencoder::new(x.cols, cfg, seeds::impute_ae(p))?;
+            imp.lift_dead_outputs(x)?;
+            imp
+        }
+    };
     let entry: Option<Csr<u8>> = match (p.regularizer, ltmg) {
         (Regularizer::Ltmg, Some(l)) => Some(l.states.clone()),
         (Regularizer::Ltmg01, Some(l)) => Some(l.binarized()),

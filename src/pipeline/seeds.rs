@@ -15,6 +15,11 @@ pub fn feature_ae(p: &RunParams) -> u64 {
     seed_of(p, "feature-ae")
 }
 
+/// The imputation autoencoder's initial weights, when it has its own widths.
+pub fn impute_ae(p: &RunParams) -> u64 {
+    seed_of(p, "impute-ae")
+}
+
 /// LTMG's random restarts.
 pub fn ltmg(p: &RunParams) -> u64 {
     seed_of(p, "ltmg")
