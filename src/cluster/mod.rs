@@ -44,7 +44,7 @@ use std::str::FromStr;
     serde::Deserialize,
 )]
 pub enum Method {
-    /// Louvain community count k_L, K = ⌊k_L·r⌋ (≥ 3, else 2), then KMeans (§6.1; default).
+    /// Louvain community count k_L, K = ⌊k_L·r⌋ (≥ 3, else 2), then KMeans (§6.1; scGNN's default).
     #[default]
     #[value(name = "LouvainK")]
     LouvainK,
@@ -571,7 +571,7 @@ pub(crate) fn check_quadratic(method: Method, n: usize, limit: usize, what: &str
     if n > limit {
         return Err(Error::Resources(format!(
             "{method} is an O(N²) method ({what}) and is limited to {limit} cells; \
-             this run has {n} cells. Use LouvainK (the default), Leiden or KMeans instead"
+             this run has {n} cells. Use Leiden (the default), LouvainK or KMeans instead"
         )));
     }
     Ok(())
