@@ -63,10 +63,9 @@ pub fn impute(
     } = models;
     drop(ae);
     let mut recon = input.x.to_dense();
-    if !p.impute_on_observed {
-        trained.reconstruct_in_place(&mut recon)?;
+    if let Some(t) = trained {
+        t.reconstruct_in_place(&mut recon)?;
     }
-    drop(trained);
     let mut imp = initial;
     phases.push(trainer.phase(
         "impute_ae",

@@ -21,10 +21,10 @@ pub struct Phase1 {
     /// The imputation autoencoder's starting weights: the feature autoencoder's before
     /// training (spec §9.1), or a fresh one when the imputation has its own widths.
     pub initial: Autoencoder,
-    /// Its weights after this phase, without optimizer state: the imputation
-    /// needs this phase's reconstruction at the end, and recomputing it then (one
+    /// Its weights after this phase, without optimizer state, when the imputation
+    /// trains on this phase's reconstruction: recomputing it at the end (one
     /// forward pass) saves a dense cells × genes copy through the whole EM loop.
-    pub trained: Autoencoder,
+    pub trained: Option<Autoencoder>,
 }
 
 /// The L1/L2 penalty of the feature and cluster autoencoders.
@@ -100,8 +100,11 @@ pub fn feature_ae(
         penalty: em_penalty(p),
     };
     phases.push(trainer.phase("feature_ae", &mut ae, x, &loss, p.regu_epochs)?);
-    let mut trained = ae.clone();
-    trained.reset_optimizer();
+    let trained = (!p.impute_on_observed).then(|| {
+        let mut t = ae.clone();
+        t.reset_optimizer();
+        t
+    });
     Ok(Phase1 {
         ae,
         initial,
