@@ -297,10 +297,10 @@ pub struct ClusterOpts {
     /// Clusters for the methods that need a number.
     #[arg(long = "n-clusters", default_value_t = D.cluster.n_clusters)]
     n_clusters: usize,
-    /// Leiden resolution, or LouvainK's multiplier: auto (LouvainK: 0.8 below 2 000 cells,
-    /// else 0.5; Leiden: 1) or a number [default: 0.5; scgnn schedule: auto].
-    #[arg(long)]
-    resolution: Option<Resolution>,
+    /// Leiden resolution, or LouvainK's multiplier: auto (Leiden: 0.5 below 2 000 cells, else
+    /// 0.7; LouvainK: 0.8 below 2 000 cells, else 0.5) or a number.
+    #[arg(long, default_value_t = D.cluster.resolution)]
+    resolution: Resolution,
     /// Maximum number of clusters.
     #[arg(long = "max-clusters", visible_alias = "maxClusterNumber", default_value_t = D.cluster.max_clusters)]
     max_cluster_number: usize,
@@ -550,7 +550,7 @@ impl ClusterOpts {
     fn apply(&self, p: &mut RunParams) {
         set(&mut p.cluster.method, self.clustering_method);
         p.cluster.n_clusters = self.n_clusters;
-        set(&mut p.cluster.resolution, self.resolution);
+        p.cluster.resolution = self.resolution;
         p.cluster.max_clusters = self.max_cluster_number;
         p.cluster.min_members = self.min_member_in_cluster;
     }

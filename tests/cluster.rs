@@ -322,6 +322,9 @@ fn cluster_parse_and_validate() {
     assert!("-1".parse::<Resolution>().is_err());
     assert_eq!(Resolution::Auto.multiplier(1999), 0.8);
     assert_eq!(Resolution::Auto.multiplier(2000), 0.5);
+    assert_eq!(Resolution::Auto.gamma(1999), 0.5);
+    assert_eq!(Resolution::Auto.gamma(2000), 0.7);
+    assert_eq!(Resolution::Fixed(1.2).gamma(10), 1.2);
     assert!(ClusterParams::default().validate(10).is_ok());
     assert!(ClusterParams {
         n_clusters: 0,

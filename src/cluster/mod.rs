@@ -6,9 +6,9 @@
 //! - Louvain/Leiden run on the sparse graph (leiden-rs), never a dense N × N list.
 //!   Isolated vertices are singleton communities and **count** towards k_L, as in
 //!   igraph's `community_multilevel` (spec §6.1). Self-loops in the graph are ignored.
-//! - `Leiden` with `Resolution::Auto` uses γ = 1 (the modularity default): the
-//!   auto values 0.8/0.5 of §6.1 are multipliers of the Louvain count, not
-//!   modularity resolutions.
+//! - `Leiden` with `Resolution::Auto` uses γ = 0.5 below 2 000 cells, else 0.7
+//!   (measured, BENCHMARKS.md "Time to quality"): the auto values 0.8/0.5 of §6.1
+//!   are multipliers of the Louvain count, not modularity resolutions.
 //! - Labels are always relabelled to 0..K−1 in order of first appearance over the
 //!   cells, so the output never depends on an internal vertex order (the
 //!   "Louvain label permutation" bug of §17 cannot occur).
@@ -92,7 +92,7 @@ crate::choice::value_enum_str!(Method, "--clustering-method");
 /// `"auto"` or the number.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub enum Resolution {
-    /// 0.8 below 2 000 cells, else 0.5 (for `Leiden`: γ = 1).
+    /// LouvainK: 0.8 below 2 000 cells, else 0.5; `Leiden`: γ = 0.5 below 2 000 cells, else 0.7.
     #[default]
     Auto,
     /// A fixed positive value.
@@ -109,10 +109,13 @@ impl Resolution {
         }
     }
 
-    /// The modularity resolution γ for `Leiden` (auto → 1).
-    pub fn gamma(self) -> f64 {
+    /// The modularity resolution γ for `Leiden` on `n` cells (auto: 0.5 below
+    /// 2 000 cells, else 0.7; at a fixed γ small data sets split into more
+    /// clusters than their cell types, large ones into fewer).
+    pub fn gamma(self, n: usize) -> f64 {
         match self {
-            Resolution::Auto => 1.0,
+            Resolution::Auto if n < 2000 => 0.5,
+            Resolution::Auto => 0.7,
             Resolution::Fixed(r) => r,
         }
     }
@@ -297,7 +300,7 @@ pub fn raw_labels(
             let gamma = if p.method == Method::Louvain {
                 1.0
             } else {
-                p.resolution.gamma()
+                p.resolution.gamma(n)
             };
             let (labels, k) =
                 louvain::communities(graph, gamma, p.method == Method::Leiden, seed, previous)?;

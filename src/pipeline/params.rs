@@ -260,7 +260,6 @@ impl Default for RunParams {
             gae: GaeConfig::default(),
             cluster: ClusterParams {
                 method: crate::cluster::Method::Leiden,
-                resolution: crate::cluster::Resolution::Fixed(FAST_RESOLUTION),
                 ..ClusterParams::default()
             },
             warm_start: true,
@@ -293,7 +292,6 @@ const FAST_REGU_EPOCHS: usize = 100;
 const FAST_EM_EPOCHS: usize = 30;
 const FAST_EM_ITERATIONS: usize = 3;
 const FAST_CLUSTER_EPOCHS: usize = 30;
-const FAST_RESOLUTION: f64 = 0.5;
 // The imputation keeps scGNN's autoencoder (512/128 units) and its 200 optimizer steps
 // (200 full-batch epochs up to 12 800 cells), in batches of 256 so that large sets need
 // far fewer epochs, and trains on the observed matrix: on the narrow first phase's
