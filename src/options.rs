@@ -11,8 +11,8 @@ use crate::io::h5ad::H5adMatrix;
 use crate::io::{Format, ReadOptions};
 use crate::models::gae::GaeModel;
 use crate::pipeline::params::{
-    ConvergeType, EmbeddingUse, GraphUse, ImputeRegularizer, PenaltyPhases, Regularizer, RunParams,
-    Schedule,
+    ConvergeType, EmEmbed, EmGraph, EmbeddingUse, GraphUse, ImputeRegularizer, PenaltyPhases,
+    Regularizer, RunParams, Schedule,
 };
 use crate::pipeline::Source;
 use crate::preprocess::{Normalize, PreprocessParams, Transform};
@@ -227,6 +227,10 @@ pub struct AeOpts {
     /// Feature-AE epochs per EM iteration, and imputation epochs [default: 30; scgnn schedule: 200].
     #[arg(long = "em-epochs", visible_alias = "EM-epochs")]
     em_epochs: Option<usize>,
+    /// At most this many optimizer steps per epoch: on larger sets an epoch counts as several
+    /// [default: 60; scgnn schedule: no cap].
+    #[arg(long = "max-epoch-steps", value_name = "STEPS")]
+    max_epoch_steps: Option<usize>,
     /// Stop a training phase when its loss improves by less than this fraction over --patience epochs (0: fixed epochs).
     #[arg(long, default_value_t = D.early_stop_tol)]
     early_stop: f64,
@@ -322,6 +326,14 @@ pub struct EmOpts {
     /// Skip the cluster autoencoders.
     #[arg(long)]
     quickmode: bool,
+    /// What each EM iteration clusters: the feature AE's embedding of the observed matrix or of
+    /// the cluster AEs' reconstruction [default: observed; scgnn schedule: reconstruction].
+    #[arg(long = "em-embed", value_enum, ignore_case = true)]
+    em_embed: Option<EmEmbed>,
+    /// The graph each EM iteration's Louvain/Leiden clusters: its own (current) or the sum of
+    /// every iteration's so far (consensus) [default: current].
+    #[arg(long = "em-graph", value_enum, ignore_case = true)]
+    em_graph: Option<EmGraph>,
     /// Convergence test.
     #[arg(long = "converge-type", value_enum, ignore_case = true, default_value_t = D.converge_type)]
     converge_type: ConvergeType,
@@ -517,6 +529,9 @@ impl AeOpts {
         set(&mut p.ae.latent, self.ae_latent);
         set(&mut p.regu_epochs, self.regu_epochs);
         set(&mut p.em_epochs, self.em_epochs);
+        if self.max_epoch_steps.is_some() {
+            p.max_epoch_steps = self.max_epoch_steps;
+        }
         p.early_stop_tol = self.early_stop;
         p.patience = self.patience;
     }
@@ -561,6 +576,8 @@ impl EmOpts {
         set(&mut p.em_iterations, self.em_iteration);
         set(&mut p.cluster_epochs, self.cluster_epochs);
         p.quickmode |= self.quickmode;
+        set(&mut p.em_embed, self.em_embed);
+        set(&mut p.em_graph, self.em_graph);
         p.converge_type = self.converge_type;
         p.converge_celltype_ratio = self.converge_celltyperatio;
         p.converge_graph_ratio = self.converge_graphratio;
@@ -663,5 +680,35 @@ mod tests {
         assert_eq!(p.impute_epochs(124), 200);
         assert_eq!(p.impute_epochs(5685), 9);
         assert_eq!(p.impute_epochs(1_000_000), 1);
+    }
+
+    #[test]
+    fn large_sets_count_an_epoch_as_several() {
+        let p = RunParams::default();
+        // 60 batches of 32 cells: nothing changes up to 1 920 cells.
+        assert_eq!(p.capped_epochs(124, 100), 100);
+        assert_eq!(p.capped_epochs(1920, 100), 100);
+        // 5 685 cells = 178 batches: 100 epochs × 60 steps = 6 000 steps = 34 epochs.
+        assert_eq!(p.capped_epochs(5685, 100), 34);
+        assert_eq!(p.capped_epochs(1_000_000, 30), 1);
+        assert_eq!(p.capped_epochs(1_000_000, 0), 0);
+        let s = params(&["--schedule", "scgnn"]);
+        assert_eq!(
+            (s.max_epoch_steps, s.em_embed),
+            (None, EmEmbed::Reconstruction)
+        );
+        assert_eq!(s.capped_epochs(1_000_000, 200), 200);
+        let o = params(&[
+            "--schedule",
+            "scgnn",
+            "--max-epoch-steps",
+            "10",
+            "--em-embed",
+            "observed",
+        ]);
+        assert_eq!(
+            (o.max_epoch_steps, o.em_embed),
+            (Some(10), EmEmbed::Observed)
+        );
     }
 }

@@ -6,7 +6,8 @@ use rand_distr::{Distribution, Normal};
 use scgnn::graph::iforest::{average_path_length, IsolationForest, IsolationForestParams};
 use scgnn::graph::prune::{prune_weights, stats_weights};
 use scgnn::graph::{
-    build, degrees, graph_change, knn, CellGraph, Distance, GraphParams, Knn, PruneType,
+    build, degrees, graph_change, knn, sum_adjacency, CellGraph, Distance, GraphParams, Knn,
+    PruneType,
 };
 use scgnn::matrix::{Csr, Dense};
 use scgnn::rng::stream;
@@ -467,4 +468,34 @@ fn graph_change_is_relative_edge_difference() {
     assert_eq!(graph_change(&empty, &empty).unwrap(), 0.0);
     assert!(graph_change(&empty, &p).unwrap().is_infinite());
     assert!(graph_change(&p, &Csr::zeros(3, 3)).is_err());
+}
+
+#[test]
+fn the_consensus_graph_counts_the_graphs_that_hold_an_edge() {
+    // a: 0-1, 1-2; b: 0-1, 0-2 (symmetric, unit weights).
+    let a = Csr::from_triplets(
+        3,
+        3,
+        vec![(0, 1, 1.0f32), (1, 0, 1.0), (1, 2, 1.0), (2, 1, 1.0)],
+    );
+    let b = Csr::from_triplets(
+        3,
+        3,
+        vec![(0, 1, 1.0f32), (1, 0, 1.0), (0, 2, 1.0), (2, 0, 1.0)],
+    );
+    let s = sum_adjacency(&a, &b).unwrap();
+    let want = Csr::from_triplets(
+        3,
+        3,
+        vec![
+            (0, 1, 2.0f32),
+            (0, 2, 1.0),
+            (1, 0, 2.0),
+            (1, 2, 1.0),
+            (2, 0, 1.0),
+            (2, 1, 1.0),
+        ],
+    );
+    assert_eq!(s, want);
+    assert!(sum_adjacency(&a, &Csr::zeros(4, 4)).is_err());
 }

@@ -258,3 +258,29 @@ fn reconstruct_in_place_matches_reconstruct() {
     assert_eq!(y, r);
     assert_ne!(y, x);
 }
+
+#[test]
+fn encoding_a_sparse_matrix_equals_encoding_its_dense_copy() {
+    let (x, _) = clustered(301, 120, 3, 7);
+    // Sparsify: about half the entries are zero after the clip at 0.
+    let sparse = scgnn::matrix::Csr::from_dense(&x);
+    let cfg = AeConfig {
+        hidden: 32,
+        latent: 8,
+        chunk_rows: 64,
+        ..AeConfig::default()
+    };
+    let ae = Autoencoder::new(120, &cfg, 3).unwrap();
+    let dense = ae.encode(&x).unwrap();
+    let chunked = ae.encode_sparse(&sparse).unwrap();
+    assert_eq!((chunked.rows, chunked.cols), (301, 8));
+    let worst = dense
+        .data
+        .iter()
+        .zip(&chunked.data)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-5, "largest difference {worst}");
+    let wrong = scgnn::matrix::Csr::<f32>::zeros(4, 119);
+    assert!(ae.encode_sparse(&wrong).is_err());
+}

@@ -194,6 +194,49 @@ impl CellGraph {
     }
 }
 
+/// The entry-wise sum of two adjacencies of the same cells (the EM loop's
+/// consensus graph): an edge's weight counts the graphs that hold it.
+pub fn sum_adjacency(a: &Csr<f32>, b: &Csr<f32>) -> Result<Csr<f32>> {
+    if a.rows != b.rows || a.cols != b.cols {
+        return Err(Error::Usage(format!(
+            "cannot add a {}×{} graph to a {}×{} one",
+            b.rows, b.cols, a.rows, a.cols
+        )));
+    }
+    let mut out = Csr {
+        rows: a.rows,
+        cols: a.cols,
+        indptr: Vec::with_capacity(a.rows + 1),
+        indices: Vec::with_capacity(a.nnz().max(b.nnz())),
+        data: Vec::with_capacity(a.nnz().max(b.nnz())),
+    };
+    out.indptr.push(0);
+    for r in 0..a.rows {
+        let (ai, av) = a.row(r);
+        let (bi, bv) = b.row(r);
+        let (mut p, mut q) = (0, 0);
+        while p < ai.len() || q < bi.len() {
+            // Column indices are below u32::MAX, so it marks an exhausted row.
+            let ca = ai.get(p).copied().unwrap_or(u32::MAX);
+            let cb = bi.get(q).copied().unwrap_or(u32::MAX);
+            let col = ca.min(cb);
+            let mut w = 0.0;
+            if ca == col {
+                w += av[p];
+                p += 1;
+            }
+            if cb == col {
+                w += bv[q];
+                q += 1;
+            }
+            out.indices.push(col);
+            out.data.push(w);
+        }
+        out.indptr.push(out.indices.len());
+    }
+    Ok(out)
+}
+
 /// Weighted degree (row sum) of every node of a sparse adjacency.
 pub fn degrees(adj: &Csr<f32>) -> Vec<f32> {
     (0..adj.rows).map(|r| adj.row(r).1.iter().sum()).collect()

@@ -4,7 +4,7 @@
 //! embedding and the output), Adam, and the weighted-SSE loss of spec §3.3/§9.2.
 
 use crate::error::{Error, Result};
-use crate::matrix::Dense;
+use crate::matrix::{Csr, Dense};
 use crate::nn::layers::relu_backward;
 use crate::nn::{batches, Adam, Linear, Penalty, WeightedSse};
 
@@ -497,6 +497,26 @@ impl Autoencoder {
     /// The embedding (cells × latent) of `x`.
     pub fn encode(&self, x: &Dense) -> Result<Dense> {
         Ok(self.forward_all(x, false)?.0)
+    }
+
+    /// The embedding of a sparse matrix, densified one chunk of rows at a time so
+    /// no dense cells × genes copy is made.
+    pub fn encode_sparse(&self, x: &Csr<f32>) -> Result<Dense> {
+        let dims = self.dims();
+        if x.cols != dims[0] {
+            return Err(Error::Usage(format!(
+                "the autoencoder input has {} columns but the autoencoder expects {} genes",
+                x.cols, dims[0]
+            )));
+        }
+        let mut z = Dense::zeros(x.rows, dims[2]);
+        let mut bufs = ForwardBuffers::new(&dims, self.cfg.chunk_rows.min(x.rows.max(1)));
+        for c in batches(x.rows, bufs.cap) {
+            let chunk = x.dense_rows(c.start, c.end);
+            let zc = &mut z.data[c.start * dims[2]..c.end * dims[2]];
+            self.forward_chunk(&chunk.data, zc, None, true, &mut bufs);
+        }
+        Ok(z)
     }
 
     /// A clean forward pass: (embedding, reconstruction).

@@ -3,7 +3,7 @@
 //! cluster autoencoders and the feature autoencoder of one iteration; and the
 //! convergence test between consecutive steps.
 
-use super::params::{ConvergeType, EmbeddingUse, GraphUse, RunParams};
+use super::params::{ConvergeType, EmEmbed, EmGraph, EmbeddingUse, GraphUse, RunParams};
 use super::progress::{self, Progress};
 use super::report::{Convergence, Iteration, Phase};
 use super::seeds;
@@ -12,7 +12,7 @@ use crate::cluster::{self, Clustering};
 use crate::error::Result;
 use crate::evaluate::metrics::ari;
 use crate::graph::{self, CellGraph};
-use crate::matrix::Dense;
+use crate::matrix::{Csr, Dense};
 use crate::models::autoencoder::{AeLoss, Autoencoder};
 use crate::models::gae::{self, binarize_by_column_mean};
 use rayon::prelude::*;
@@ -42,12 +42,14 @@ fn timed<T>(
 
 /// Step `t` (0 after the first phase): graph of `z`, embedding, clustering;
 /// `previous` is the last step's labeling, the warm start of the clustering
-/// when `p.warm_start` is set.
+/// when `p.warm_start` is set; `consensus` the sum of the earlier steps' pruned
+/// graphs, which this step's joins under `EmGraph::Consensus`.
 pub fn cluster_step(
     z: &Dense,
     p: &RunParams,
     t: usize,
     previous: Option<&[usize]>,
+    consensus: &mut Option<Csr<f32>>,
     phases: &mut Vec<Phase>,
     progress: &dyn Progress,
 ) -> Result<Step> {
@@ -62,10 +64,16 @@ pub fn cluster_step(
         graph::build(z, &p.graph, seeds::graph(p, t))
     })?;
     let embedding = embedding(z, &graph, p, t, &tag("gae"), phases, progress)?;
+    let own = graph.pruned_graph();
+    let clustered = match (p.em_graph, consensus.take()) {
+        (EmGraph::Consensus, Some(sum)) => &*consensus.insert(graph::sum_adjacency(&sum, &own)?),
+        (EmGraph::Consensus, None) => &*consensus.insert(own),
+        (EmGraph::Current, _) => &own,
+    };
     let clustering = timed(phases, &tag("cluster"), progress, || {
         cluster::cluster(
             &embedding,
-            &graph.pruned_graph(),
+            clustered,
             &p.cluster,
             p.graph.k,
             seeds::cluster(p, t),
@@ -132,11 +140,15 @@ pub struct EmTraining<'a> {
     pub trainer: Trainer<'a>,
     /// The loss of the feature and cluster autoencoders.
     pub loss: AeLoss<'a>,
+    /// The observed working matrix, embedded for the clustering under
+    /// `EmEmbed::Observed`.
+    pub observed: &'a Csr<f32>,
 }
 
 /// The autoencoder part of EM iteration `t` (spec §7–§8): the cluster
 /// autoencoders (not in quick mode), then the feature autoencoder on the result.
-/// Returns the new reconstruction (in place of `current`) and the embedding.
+/// Returns the new reconstruction (in place of `current`) and the embedding to
+/// cluster: of the observed matrix or of the reconstruction (`p.em_embed`).
 pub fn autoencoders(
     em: &EmTraining,
     ae: &mut Autoencoder,
@@ -158,8 +170,13 @@ pub fn autoencoders(
         ));
     }
     let name = format!("em{t}.feature_ae");
-    phases.push(trainer.phase(&name, ae, &current, loss, p.em_epochs)?);
+    let epochs = p.capped_epochs(current.rows, p.em_epochs);
+    phases.push(trainer.phase(&name, ae, &current, loss, epochs)?);
     let z = ae.reconstruct_in_place(&mut current)?;
+    let z = match p.em_embed {
+        EmEmbed::Reconstruction => z,
+        EmEmbed::Observed => ae.encode_sparse(em.observed)?,
+    };
     Ok((current, z))
 }
 
@@ -198,7 +215,8 @@ fn cluster_autoencoders(
         .map(|mut xc| {
             let mut m = ae.clone();
             m.reset_optimizer();
-            let l = trainer.fit(&mut m, &xc, loss, p.cluster_epochs, &mut |_, _| {})?;
+            let epochs = p.capped_epochs(xc.rows, p.cluster_epochs);
+            let l = trainer.fit(&mut m, &xc, loss, epochs, &mut |_, _| {})?;
             m.reconstruct_in_place(&mut xc)?;
             let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             trainer.progress.advance(&name, d, None);

@@ -47,12 +47,14 @@ pub fn run(ds: &mut Dataset, p: &RunParams, progress: &dyn Progress) -> Result<(
     let mut models = phase1::feature_ae(&current, ltmg.as_ref(), p, &trainer, &mut phases)?;
     let z = models.ae.reconstruct_in_place(&mut current)?;
 
-    let mut step = em::cluster_step(&z, p, 0, None, &mut phases, progress)?;
+    let mut consensus = None;
+    let mut step = em::cluster_step(&z, p, 0, None, &mut consensus, &mut phases, progress)?;
     let mut iterations = vec![em::iteration_record(0, &step, None, None)];
     em::log_step(0, &step, None, t_all.elapsed().as_secs_f64());
     let em = EmTraining {
         p,
         trainer,
+        observed: ds.x("the EM loop")?,
         loss: AeLoss {
             sse: WeightedSse {
                 gamma: p.gamma,
@@ -70,7 +72,8 @@ pub fn run(ds: &mut Dataset, p: &RunParams, progress: &dyn Progress) -> Result<(
             em::autoencoders(&em, &mut models.ae, current, labels, t, &mut phases)?;
         current = next_current;
         let previous = Some(step.clustering.labels.as_slice());
-        let next: Step = em::cluster_step(&z, p, t, previous, &mut phases, progress)?;
+        let next: Step =
+            em::cluster_step(&z, p, t, previous, &mut consensus, &mut phases, progress)?;
         let (rec, conv) = em::compare(&step, &next, p, t)?;
         em::log_step(t, &next, rec.ari_previous, t_all.elapsed().as_secs_f64());
         iterations.push(rec);

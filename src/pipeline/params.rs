@@ -130,6 +130,52 @@ pub enum Schedule {
 
 crate::choice::value_enum_str!(Schedule, "--schedule");
 
+/// What each EM iteration's clustering embeds (`--em-embed`).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+pub enum EmEmbed {
+    /// The retrained feature autoencoder's embedding of the observed matrix, so the
+    /// clustering never sees a reconstruction of a reconstruction (fast schedule).
+    #[default]
+    Observed,
+    /// Its embedding of the cluster autoencoders' reconstruction (scGNN, spec §8).
+    Reconstruction,
+}
+
+crate::choice::value_enum_str!(EmEmbed, "--em-embed");
+
+/// Which graph each EM iteration's Louvain/Leiden clusters (`--em-graph`).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+pub enum EmGraph {
+    /// The step's own pruned KNN graph (scGNN).
+    #[default]
+    Current,
+    /// The sum of the pruned graphs of every step so far: later steps move the
+    /// clustering graph less and less, so the labels settle.
+    Consensus,
+}
+
+crate::choice::value_enum_str!(EmGraph, "--em-graph");
+
 /// All parameters of `scgnn run`. Stage parameters are the stages' own validated
 /// structs, so each default lives in exactly one place; the run seed and the
 /// graph's k are not repeated inside them.
@@ -170,6 +216,17 @@ pub struct RunParams {
     pub cluster_epochs: usize,
     /// Skip the cluster autoencoders (`--quickmode`).
     pub quickmode: bool,
+    /// At most this many optimizer steps per epoch of the feature and cluster
+    /// autoencoders: on a set of more mini-batches an epoch counts as several
+    /// (`--max-epoch-steps`; `None`: every epoch is one pass, as in scGNN).
+    #[serde(default)]
+    pub max_epoch_steps: Option<usize>,
+    /// What the EM iterations cluster.
+    #[serde(default)]
+    pub em_embed: EmEmbed,
+    /// Which graph the EM iterations' Louvain/Leiden clusters.
+    #[serde(default)]
+    pub em_graph: EmGraph,
     /// Stop a training phase early once its loss improves by less than this
     /// fraction over `patience` epochs (0 disables: scGNN's fixed epoch counts).
     pub early_stop_tol: f64,
@@ -252,6 +309,9 @@ impl Default for RunParams {
             em_iterations: FAST_EM_ITERATIONS,
             cluster_epochs: FAST_CLUSTER_EPOCHS,
             quickmode: false,
+            max_epoch_steps: Some(FAST_MAX_EPOCH_STEPS),
+            em_embed: EmEmbed::Observed,
+            em_graph: EmGraph::Current,
             early_stop_tol: 0.0,
             patience: 20,
             graph: GraphParams::default(),
@@ -292,6 +352,10 @@ const FAST_REGU_EPOCHS: usize = 100;
 const FAST_EM_EPOCHS: usize = 30;
 const FAST_EM_ITERATIONS: usize = 3;
 const FAST_CLUSTER_EPOCHS: usize = 30;
+// 60 batches of 32: the small sets (below 1 920 cells) keep every epoch whole, while
+// the large ones, which got 100-180 steps per epoch, stop needing epochs sized for the
+// small ones (BENCHMARKS.md, "Step cap").
+const FAST_MAX_EPOCH_STEPS: usize = 60;
 // The imputation keeps scGNN's autoencoder (512/128 units) and its 200 optimizer steps
 // (200 full-batch epochs up to 12 800 cells), in batches of 256 so that large sets need
 // far fewer epochs, and trains on the observed matrix: on the narrow first phase's
@@ -310,6 +374,9 @@ impl RunParams {
         self.em_epochs = 200;
         self.em_iterations = 10;
         self.cluster_epochs = 200;
+        self.max_epoch_steps = None;
+        self.em_embed = EmEmbed::Reconstruction;
+        self.em_graph = EmGraph::Current;
         self.cluster = ClusterParams::default();
         self.warm_start = false;
         self.impute_epochs = None;
@@ -317,6 +384,17 @@ impl RunParams {
         self.impute_steps = None;
         self.impute_on_observed = false;
         self
+    }
+
+    /// The epochs a training of `epochs` epochs on `n_rows` rows runs under
+    /// `max_epoch_steps`: unchanged while an epoch fits in the cap, else as many as
+    /// `epochs × cap` optimizer steps need (at least one when `epochs` > 0).
+    pub fn capped_epochs(&self, n_rows: usize, epochs: usize) -> usize {
+        let per_epoch = n_rows.div_ceil(self.ae.batch_size.max(1)).max(1);
+        match self.max_epoch_steps {
+            Some(cap) if per_epoch > cap && epochs > 0 => (epochs * cap).div_ceil(per_epoch).max(1),
+            _ => epochs,
+        }
     }
 
     /// Epochs of the imputation autoencoder on `n_cells` cells.
@@ -384,6 +462,9 @@ impl RunParams {
             return Err(Error::Usage(
                 "--converge-celltyperatio must be between 0 and 1".into(),
             ));
+        }
+        if self.max_epoch_steps == Some(0) {
+            return Err(Error::Usage("--max-epoch-steps must be at least 1".into()));
         }
         if !(self.early_stop_tol >= 0.0) || self.patience == 0 {
             return Err(Error::Usage(

@@ -99,7 +99,8 @@ pub fn feature_ae(
         },
         penalty: em_penalty(p),
     };
-    phases.push(trainer.phase("feature_ae", &mut ae, x, &loss, p.regu_epochs)?);
+    let epochs = p.capped_epochs(x.rows, p.regu_epochs);
+    phases.push(trainer.phase("feature_ae", &mut ae, x, &loss, epochs)?);
     let trained = (!p.impute_on_observed).then(|| {
         let mut t = ae.clone();
         t.reset_optimizer();
