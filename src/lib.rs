@@ -11,6 +11,7 @@ pub mod compat;
 pub mod error;
 pub mod evaluate;
 pub mod graph;
+pub mod impute;
 pub mod io;
 pub mod ltmg;
 pub mod matrix;
