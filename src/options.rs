@@ -11,8 +11,8 @@ use crate::io::h5ad::H5adMatrix;
 use crate::io::{Format, ReadOptions};
 use crate::models::gae::GaeModel;
 use crate::pipeline::params::{
-    ConvergeType, EmEmbed, EmGraph, EmbeddingUse, GraphUse, ImputeRegularizer, PenaltyPhases,
-    Regularizer, RunParams, Schedule,
+    ConvergeType, EmEmbed, EmGraph, EmbeddingUse, GraphUse, ImputeMethod, ImputeRegularizer,
+    PenaltyPhases, Regularizer, RunParams, Schedule,
 };
 use crate::pipeline::Source;
 use crate::preprocess::{Normalize, PreprocessParams, Transform};
@@ -349,6 +349,15 @@ pub struct EmOpts {
 #[derive(Args, Debug)]
 #[command(next_help_heading = "Imputation")]
 pub struct ImputeOpts {
+    /// How to impute: neighbourhood (counts of the cell's graph neighbourhood through a
+    /// zero-inflated NB, smoothing chosen by held-out molecules) or scgnn (scGNN's imputation
+    /// autoencoder) [default: neighbourhood; scgnn schedule: scgnn].
+    #[arg(long = "impute-method", value_enum, ignore_case = true)]
+    impute_method: Option<ImputeMethod>,
+    /// Longest random walk the neighbourhood imputation tries (each length is scored on
+    /// held-out molecules).
+    #[arg(long = "impute-max-steps", default_value_t = D.neighbourhood.max_steps)]
+    impute_max_steps: usize,
     /// Imputation epochs [default: as many as 200 optimizer steps of 256 cells need; scgnn schedule: --em-epochs].
     #[arg(long = "impute-epochs")]
     impute_epochs: Option<usize>,
@@ -586,6 +595,8 @@ impl EmOpts {
 
 impl ImputeOpts {
     fn apply(&self, p: &mut RunParams) {
+        set(&mut p.impute_method, self.impute_method);
+        p.neighbourhood.max_steps = self.impute_max_steps;
         if self.impute_epochs.is_some() {
             p.impute_epochs = self.impute_epochs;
         }

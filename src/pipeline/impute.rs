@@ -1,25 +1,35 @@
-//! The imputation autoencoder (spec §9): restarts from the feature autoencoder's
-//! initial weights (or its own, with `impute_ae`) and trains on the first phase's
-//! reconstruction (scGNN) or on the observed matrix (`impute_on_observed`), with the
-//! graph/cell-type regularizer as the exact per-cell weighted error of spec §9.2
-//! (O(cells), no N × N matrices).
+//! The imputation stage (spec §9). By default the neighbourhood imputation of
+//! [`crate::impute`] on the counts and the final cell graph; with
+//! `--impute-method scgnn` scGNN's imputation autoencoder, which restarts from the
+//! feature autoencoder's initial weights (or its own, with `impute_ae`) and trains
+//! on the first phase's reconstruction (scGNN) or on the observed matrix
+//! (`impute_on_observed`), with the graph/cell-type regularizer as the exact
+//! per-cell weighted error of spec §9.2 (O(cells), no N × N matrices).
 
-use super::params::{GraphUse, ImputeRegularizer, RunParams};
+use super::dataset::CountScale;
+use super::params::{GraphUse, ImputeMethod, ImputeRegularizer, RunParams};
 use super::phase1::Phase1;
 use super::report::Phase;
+use super::seeds;
 use super::trainer::Trainer;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::graph::{self, CellGraph};
+use crate::impute::{self as neighbourhood, ImputeReport};
 use crate::ltmg::Ltmg;
 use crate::matrix::{Csr, Dense};
 use crate::models::autoencoder::AeLoss;
 use crate::nn::{Penalty, WeightedSse};
 use rayon::prelude::*;
+use std::time::Instant;
 
 /// What the imputation reads from the rest of the run.
 pub struct ImputeInput<'a> {
     /// The working matrix (cells × genes).
     pub x: &'a Csr<f32>,
+    /// The raw values of the same cells and genes.
+    pub counts: &'a Csr<f32>,
+    /// How the working matrix relates to them.
+    pub scale: &'a CountScale,
     /// The final cell graph.
     pub graph: &'a CellGraph,
     /// The final cluster labels.
@@ -28,9 +38,69 @@ pub struct ImputeInput<'a> {
     pub ltmg: Option<&'a Ltmg>,
 }
 
-/// Trains the imputation autoencoder and returns the imputed matrix (cells ×
-/// genes, on the working scale), with `--postThreshold` zeroing applied.
+/// The imputed matrix (cells × genes, on the working scale, with `--postThreshold`
+/// zeroing applied) and, for the neighbourhood method, what it chose.
 pub fn impute(
+    input: &ImputeInput,
+    models: Phase1,
+    p: &RunParams,
+    trainer: &Trainer,
+    phases: &mut Vec<Phase>,
+) -> Result<(Dense, Option<ImputeReport>)> {
+    let (mut imputed, report) = match p.impute_method {
+        ImputeMethod::Neighbourhood => {
+            drop(models);
+            let (m, r) = by_neighbourhood(input, p, phases)?;
+            (m, Some(r))
+        }
+        ImputeMethod::Scgnn => (autoencoder(input, models, p, trainer, phases)?, None),
+    };
+    if let Some(th) = p.zero_below {
+        imputed.data.par_iter_mut().for_each(|v| {
+            if *v < th {
+                *v = 0.0
+            }
+        });
+    }
+    Ok((imputed, report))
+}
+
+fn by_neighbourhood(
+    input: &ImputeInput,
+    p: &RunParams,
+    phases: &mut Vec<Phase>,
+) -> Result<(Dense, ImputeReport)> {
+    let t = Instant::now();
+    let adj = input.graph.adjacency(p.graph_use == GraphUse::Pruned);
+    let out = neighbourhood::neighbourhood(
+        input.counts,
+        &input.scale.size_factors,
+        &adj,
+        &p.neighbourhood,
+        seeds::impute(p),
+    )?;
+    let mut m = out.values;
+    input.scale.from_log_counts(&mut m);
+    let secs = t.elapsed().as_secs_f64();
+    let r = &out.report;
+    if r.counts_input {
+        tracing::info!(
+            "impute: {} random-walk steps (held-out error {}) in {secs:.2} s",
+            r.steps,
+            r.held_out_mse
+                .iter()
+                .map(|(c, e)| format!("{c} {e:.4}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    } else {
+        tracing::info!("impute: the input is not integer counts, so one diffusion step of ln(1 + x) was used ({secs:.2} s)");
+    }
+    phases.push(Phase::new("impute", secs, 0, vec![]));
+    Ok((m, out.report))
+}
+
+fn autoencoder(
     input: &ImputeInput,
     models: Phase1,
     p: &RunParams,
@@ -62,11 +132,13 @@ pub fn impute(
         trained,
     } = models;
     drop(ae);
+    let mut imp = initial.ok_or_else(|| {
+        Error::Usage("the imputation autoencoder was not prepared by the first phase".into())
+    })?;
     let mut recon = input.x.to_dense();
     if let Some(t) = trained {
         t.reconstruct_in_place(&mut recon)?;
     }
-    let mut imp = initial;
     phases.push(trainer.phase(
         "impute_ae",
         &mut imp,
@@ -75,13 +147,6 @@ pub fn impute(
         p.impute_epochs(recon.rows),
     )?);
     imp.reconstruct_in_place(&mut recon)?;
-    if let Some(th) = p.zero_below {
-        recon.data.par_iter_mut().for_each(|v| {
-            if *v < th {
-                *v = 0.0
-            }
-        });
-    }
     Ok(recon)
 }
 

@@ -1,7 +1,7 @@
 //! The pre-flight memory model: a run that cannot fit is refused before any
 //! heavy work, with the numbers and what to change.
 
-use super::params::{EmbeddingUse, RunParams};
+use super::params::{EmbeddingUse, ImputeMethod, RunParams};
 use crate::error::{Error, Result};
 
 /// Rough peak memory of a run in bytes: the dense working copies of the expression
@@ -16,10 +16,17 @@ pub fn estimate_peak_bytes(n_cells: usize, n_genes: usize, nnz: usize, p: &RunPa
     // raw counts kept for the output during training, the raw counts and the
     // writer's copy of them while writing (the method releases the transformed
     // input before the outputs are written).
-    let dense_copies = if p.quickmode { 1 } else { 2 };
+    // The neighbourhood imputation holds two (the walk's input and output).
+    let neighbourhood = p.impute_method == ImputeMethod::Neighbourhood;
+    let dense_copies = if p.quickmode && !neighbourhood { 1 } else { 2 };
     let dense = dense_copies * n * g * 4 + 2 * nnz as u64 * 8;
     // The feature and the imputation autoencoders train one after the other.
-    let ae_work = [&p.ae, p.impute_ae()]
+    let autoencoders = if neighbourhood {
+        vec![&p.ae]
+    } else {
+        vec![&p.ae, p.impute_ae()]
+    };
+    let ae_work = autoencoders
         .iter()
         .map(|a| {
             3 * (a.chunk_rows.min(n_cells) as u64)

@@ -95,13 +95,17 @@ pub fn run(ds: &mut Dataset, p: &RunParams, progress: &dyn Progress) -> Result<(
     let x =
         ds.x.take()
             .ok_or_else(|| Error::Usage("the working matrix was already released".into()))?;
+    let missing =
+        |what: &str| Error::Usage(format!("the imputation needs the {what} of the data set"));
     let input = ImputeInput {
         x: &x,
+        counts: ds.counts.as_ref().ok_or_else(|| missing("counts"))?,
+        scale: ds.scale.as_ref().ok_or_else(|| missing("count scale"))?,
         graph: &step.graph,
         labels: &step.clustering.labels,
         ltmg: ltmg.as_ref(),
     };
-    let imputed = impute::impute(&input, models, p, &trainer, &mut phases)?;
+    let (imputed, imputation) = impute::impute(&input, models, p, &trainer, &mut phases)?;
     drop(x);
 
     ds.report = Report {
@@ -118,6 +122,8 @@ pub fn run(ds: &mut Dataset, p: &RunParams, progress: &dyn Progress) -> Result<(
         estimated_peak_bytes: estimate,
         total_seconds: t_all.elapsed().as_secs_f64(),
         ltmg_states: ltmg.as_ref().map(|l| l.state_histogram()),
+        imputation,
+        imputed_scale: imputed_scale(ds),
         evaluation: None,
     };
     ds.clusters = Some(step.clustering.labels);
@@ -126,4 +132,24 @@ pub fn run(ds: &mut Dataset, p: &RunParams, progress: &dyn Progress) -> Result<(
     ds.imputed = Some(imputed);
     ds.ltmg = ltmg;
     Ok(())
+}
+
+/// What the values of the imputed matrix are, in words, for the report and the
+/// `.h5ad`'s readers.
+fn imputed_scale(ds: &Dataset) -> String {
+    let normalised = ds
+        .scale
+        .as_ref()
+        .is_some_and(|s| s.size_factors.iter().any(|&f| f != 1.0));
+    let log = ds
+        .scale
+        .as_ref()
+        .is_none_or(|s| s.transform == crate::preprocess::Transform::Log);
+    match (normalised, log) {
+        (true, true) => "ln(1 + x), x = counts scaled to the median library size (layers['counts'] holds the raw counts)",
+        (false, true) => "ln(1 + x), x = raw counts (layers['counts'])",
+        (true, false) => "counts scaled to the median library size",
+        (false, false) => "the input's values",
+    }
+    .to_string()
 }

@@ -4,6 +4,7 @@
 use crate::cluster::ClusterParams;
 use crate::error::{Error, Result};
 use crate::graph::GraphParams;
+use crate::impute::NeighbourhoodParams;
 use crate::ltmg::LtmgParams;
 use crate::models::autoencoder::AeConfig;
 use crate::models::gae::GaeConfig;
@@ -176,6 +177,30 @@ pub enum EmGraph {
 
 crate::choice::value_enum_str!(EmGraph, "--em-graph");
 
+/// How the imputed matrix is made (`--impute-method`).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+pub enum ImputeMethod {
+    /// The counts of each cell's graph neighbourhood through a zero-inflated
+    /// negative binomial per gene, the smoothing chosen by held-out molecules
+    /// (`crate::impute`; README, "Imputation").
+    #[default]
+    Neighbourhood,
+    /// scGNN's imputation autoencoder with the graph and cell-type regularizer (spec §9).
+    Scgnn,
+}
+
+crate::choice::value_enum_str!(ImputeMethod, "--impute-method");
+
 /// All parameters of `scgnn run`. Stage parameters are the stages' own validated
 /// structs, so each default lives in exactly one place; the run seed and the
 /// graph's k are not repeated inside them.
@@ -251,6 +276,12 @@ pub struct RunParams {
     pub converge_celltype_ratio: f64,
     /// Graph-change threshold (`--converge-graphratio`, 0.01).
     pub converge_graph_ratio: f64,
+    /// How the imputed matrix is made.
+    #[serde(default)]
+    pub impute_method: ImputeMethod,
+    /// The neighbourhood imputation's settings.
+    #[serde(default)]
+    pub neighbourhood: NeighbourhoodParams,
     /// Imputation epochs; `None`: enough epochs for `impute_steps` optimizer
     /// steps, or `em_epochs` (scGNN) when that is unset too.
     #[serde(default)]
@@ -326,6 +357,8 @@ impl Default for RunParams {
             converge_type: ConvergeType::Celltype,
             converge_celltype_ratio: 0.99,
             converge_graph_ratio: 0.01,
+            impute_method: ImputeMethod::Neighbourhood,
+            neighbourhood: NeighbourhoodParams::default(),
             impute_epochs: None,
             impute_steps: Some(FAST_IMPUTE_STEPS),
             impute_ae: Some(AeConfig {
@@ -379,6 +412,7 @@ impl RunParams {
         self.em_graph = EmGraph::Current;
         self.cluster = ClusterParams::default();
         self.warm_start = false;
+        self.impute_method = ImputeMethod::Scgnn;
         self.impute_epochs = None;
         self.impute_ae = None;
         self.impute_steps = None;
@@ -437,6 +471,7 @@ impl RunParams {
         self.preprocess.validate()?;
         self.ae.validate()?;
         self.impute_ae().validate()?;
+        self.neighbourhood.validate()?;
         self.graph.validate()?;
         self.gae.validate()?;
         self.cluster.validate(self.graph.k)?;

@@ -2,7 +2,7 @@
 //! needs them, then the feature autoencoder on the working matrix.
 
 use super::dataset::Dataset;
-use super::params::{PenaltyPhases, Regularizer, RunParams};
+use super::params::{ImputeMethod, PenaltyPhases, Regularizer, RunParams};
 use super::progress::{self, Progress};
 use super::report::Phase;
 use super::seeds;
@@ -19,8 +19,9 @@ pub struct Phase1 {
     /// The trained feature autoencoder (the EM loop keeps training it).
     pub ae: Autoencoder,
     /// The imputation autoencoder's starting weights: the feature autoencoder's before
-    /// training (spec §9.1), or a fresh one when the imputation has its own widths.
-    pub initial: Autoencoder,
+    /// training (spec §9.1), or a fresh one when the imputation has its own widths;
+    /// `None` when the imputation is not an autoencoder.
+    pub initial: Option<Autoencoder>,
     /// Its weights after this phase, without optimizer state, when the imputation
     /// trains on this phase's reconstruction: recomputing it at the end (one
     /// forward pass) saves a dense cells × genes copy through the whole EM loop.
@@ -77,12 +78,13 @@ pub fn feature_ae(
     let mut ae = Autoencoder::new(x.cols, &p.ae, seeds::feature_ae(p))?;
     let lifted = ae.lift_dead_outputs(x)?;
     tracing::debug!("feature AE: {lifted} output biases raised so every gene starts positive");
-    let initial = match &p.impute_ae {
-        None => ae.clone(),
-        Some(cfg) => {
+    let initial = match (p.impute_method, &p.impute_ae) {
+        (ImputeMethod::Neighbourhood, _) => None,
+        (ImputeMethod::Scgnn, None) => Some(ae.clone()),
+        (ImputeMethod::Scgnn, Some(cfg)) => {
             let mut imp = Autoencoder::new(x.cols, cfg, seeds::impute_ae(p))?;
             imp.lift_dead_outputs(x)?;
-            imp
+            Some(imp)
         }
     };
     let entry: Option<Csr<u8>> = match (p.regularizer, ltmg) {
@@ -101,7 +103,7 @@ pub fn feature_ae(
     };
     let epochs = p.capped_epochs(x.rows, p.regu_epochs);
     phases.push(trainer.phase("feature_ae", &mut ae, x, &loss, epochs)?);
-    let trained = (!p.impute_on_observed).then(|| {
+    let trained = (p.impute_method == ImputeMethod::Scgnn && !p.impute_on_observed).then(|| {
         let mut t = ae.clone();
         t.reset_optimizer();
         t

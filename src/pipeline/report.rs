@@ -4,6 +4,7 @@
 
 use super::params::{ConvergeType, RunParams};
 use crate::evaluate::metrics::ClusteringReport;
+use crate::impute::ImputeReport;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -144,6 +145,10 @@ pub struct Report {
     pub total_seconds: f64,
     /// LTMG state histogram (state, count including zeros), if LTMG ran.
     pub ltmg_states: Option<Vec<(u8, u64)>>,
+    /// What the neighbourhood imputation chose (`None` with `--impute-method scgnn`).
+    pub imputation: Option<ImputeReport>,
+    /// The scale of the imputed matrix (`X` of the `.h5ad`, `<name>_recon.csv`).
+    pub imputed_scale: String,
     /// Evaluation against known labels, if given (never used by the run itself).
     pub evaluation: Option<ClusteringReport>,
 }

@@ -20,6 +20,11 @@ pub fn impute_ae(p: &RunParams) -> u64 {
     seed_of(p, "impute-ae")
 }
 
+/// The neighbourhood imputation's samples and held-out split.
+pub fn impute(p: &RunParams) -> u64 {
+    seed_of(p, "impute")
+}
+
 /// LTMG's random restarts.
 pub fn ltmg(p: &RunParams) -> u64 {
     seed_of(p, "ltmg")
@@ -54,6 +59,7 @@ mod tests {
         let all = |p: &RunParams| {
             vec![
                 feature_ae(p),
+                impute(p),
                 ltmg(p),
                 graph(p, 0),
                 graph(p, 1),
