@@ -78,11 +78,18 @@ pub fn check_integer_counts(counts: &Csr<f32>, source: &Path) -> Result<()> {
 pub fn split(counts: &Csr<f32>, p: f64, seed: u64) -> Result<(Csr<f32>, Csr<f32>)> {
     check_p(p)?;
     check_integer_counts(counts, Path::new("counts matrix"))?;
+    Ok(thin(counts, p, seed, "mcv-split"))
+}
+
+/// The thinning of [`split`] with the random sub-streams of `stage` (one per
+/// cell), for integer counts and p in (0, 1) checked by the caller: a stage
+/// of its own keeps a split inside a run independent of an evaluation's.
+pub fn thin(counts: &Csr<f32>, p: f64, seed: u64, stage: &str) -> (Csr<f32>, Csr<f32>) {
     type Row = Vec<(u32, f32)>;
     let rows: Vec<(Row, Row)> = (0..counts.rows)
         .into_par_iter()
         .map(|r| {
-            let mut rng = crate::rng::substream(seed, "mcv-split", r as u64);
+            let mut rng = crate::rng::substream(seed, stage, r as u64);
             let (ci, cv) = counts.row(r);
             let (mut a, mut b) = (Vec::new(), Vec::new());
             for (&c, &v) in ci.iter().zip(cv) {
@@ -120,7 +127,7 @@ pub fn split(counts: &Csr<f32>, p: f64, seed: u64) -> Result<(Csr<f32>, Csr<f32>
             data,
         }
     };
-    Ok((build(|r| &r.0), build(|r| &r.1)))
+    (build(|r| &r.0), build(|r| &r.1))
 }
 
 /// MCV errors over all cells × genes, zeros included.

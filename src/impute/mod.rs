@@ -18,10 +18,9 @@ mod walk;
 mod zinb;
 
 use crate::error::{Error, Result};
+use crate::evaluate::mcv::thin;
 use crate::matrix::{Csr, Dense};
 use lognb::Table;
-use rand::distr::Distribution;
-use rand_distr::Binomial;
 use rayon::prelude::*;
 use std::time::Instant;
 use walk::Walk;
@@ -292,7 +291,14 @@ fn held_out_errors(
         .into_iter()
         .map(|i| expressed[i])
         .collect();
-    let (a, b) = thin(&counts.select_cols(&genes), p.holdout_p, seed);
+    // Its own stage tag keeps it independent of any evaluation split drawn from
+    // the same run seed (molecular cross-validation of the output).
+    let (a, b) = thin(
+        &counts.select_cols(&genes),
+        p.holdout_p,
+        seed,
+        "impute/holdout",
+    );
     let scale = (1.0 - p.holdout_p) / p.holdout_p;
     let mut errors = Vec::with_capacity(p.max_steps);
     walk.diffuse(&a, size_factors, p.max_steps, |t, diffused| {
@@ -325,45 +331,6 @@ fn held_out_sse(values: &[f32], (ci, cv): (&[u32], &[f32]), scale: f64) -> f64 {
         sse += (predicted - (b as f64).ln_1p()).powi(2);
     }
     sse
-}
-
-/// Binomial thinning A ~ Binomial(x, p), B = x − A, one random sub-stream per
-/// cell. Its own stage tag keeps it independent of any evaluation split drawn
-/// from the same run seed (molecular cross-validation of the output).
-fn thin(x: &Csr<f32>, p: f64, seed: u64) -> (Csr<f32>, Csr<f32>) {
-    type Row = Vec<(u32, f32)>;
-    let rows: Vec<(Row, Row)> = (0..x.rows)
-        .into_par_iter()
-        .map(|i| {
-            let mut rng = crate::rng::substream(seed, "impute/holdout", i as u64);
-            let (ci, cv) = x.row(i);
-            let (mut a, mut b) = (Vec::new(), Vec::new());
-            for (&g, &v) in ci.iter().zip(cv) {
-                let n = v as u64;
-                // p ∈ (0, 1) was validated, so the distribution exists.
-                let k = Binomial::new(n, p).map_or(0, |d| d.sample(&mut rng));
-                if k > 0 {
-                    a.push((g, k as f32));
-                }
-                if n > k {
-                    b.push((g, (n - k) as f32));
-                }
-            }
-            (a, b)
-        })
-        .collect();
-    let build = |half: fn(&(Row, Row)) -> &Row| {
-        let mut m = Csr::zeros(x.rows, x.cols);
-        for (i, r) in rows.iter().enumerate() {
-            for &(g, v) in half(r) {
-                m.indices.push(g);
-                m.data.push(v);
-            }
-            m.indptr[i + 1] = m.indices.len();
-        }
-        m
-    };
-    (build(|r| &r.0), build(|r| &r.1))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

@@ -26,15 +26,10 @@ impl CountScale {
     /// raw counts in place: expm1, then divided by the cell's size factor.
     pub fn to_counts(&self, m: &mut Dense) {
         let log = self.transform == Transform::Log;
-        m.data
-            .par_chunks_mut(m.cols.max(1))
-            .zip(self.size_factors.par_iter())
-            .for_each(|(row, &f)| {
-                for v in row {
-                    let x = if log { v.exp_m1() } else { *v };
-                    *v = x.max(0.0) / f;
-                }
-            });
+        self.map_cells(m, |v, f| {
+            let x = if log { v.exp_m1() } else { v };
+            x.max(0.0) / f
+        });
     }
 
     /// Maps E[ln(1 + count)] on each cell's own count scale (what
@@ -42,15 +37,22 @@ impl CountScale {
     /// [`Self::to_counts`] after its ln(1 + ·).
     pub fn from_log_counts(&self, m: &mut Dense) {
         let log = self.transform == Transform::Log;
+        self.map_cells(m, |v, f| {
+            let normalised = v.exp_m1().max(0.0) * f;
+            if log {
+                normalised.ln_1p()
+            } else {
+                normalised
+            }
+        });
+    }
+
+    /// `v ← f(v, size factor of v's cell)` for every entry of `m` (cells × genes).
+    fn map_cells(&self, m: &mut Dense, f: impl Fn(f32, f32) -> f32 + Sync) {
         m.data
             .par_chunks_mut(m.cols.max(1))
             .zip(self.size_factors.par_iter())
-            .for_each(|(row, &f)| {
-                for v in row {
-                    let normalised = v.exp_m1().max(0.0) * f;
-                    *v = if log { normalised.ln_1p() } else { normalised };
-                }
-            });
+            .for_each(|(row, &s)| row.iter_mut().for_each(|v| *v = f(*v, s)));
     }
 
     /// The normalised values before the transform (counts times the size

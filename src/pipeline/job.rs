@@ -119,6 +119,10 @@ pub fn run(job: Job, progress: &dyn Progress) -> Result<Dataset> {
         ds.obs_columns = io::columns::select(obs, &ds.kept_cells);
         ds.var_columns = io::columns::select(var, &ds.kept_genes);
     }
+    if let Some(dir) = &job.output_dir {
+        let nnz = ds.x("the disk check")?.nnz();
+        super::disk::check(dir, ds.n_cells(), ds.n_genes(), nnz, p)?;
+    }
     method::run(&mut ds, p, progress)?;
     if let Some((path, t)) = &truth {
         ds.report.evaluation = Some(evaluate(&ds, path, t, p.seed)?);

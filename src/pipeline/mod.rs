@@ -18,6 +18,7 @@
 
 pub mod benchmark;
 pub mod dataset;
+pub mod disk;
 mod em;
 mod impute;
 pub mod job;
