@@ -2,7 +2,7 @@
 //! the expression matrix (cells × genes, CSR, with names) that flows through the pipeline.
 
 /// Compressed sparse row matrix. Column indices within a row are strictly increasing.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Csr<T> {
     /// Number of rows.
     pub rows: usize,
@@ -222,7 +222,7 @@ impl Csr<f32> {
 }
 
 /// Dense row-major `f32` matrix.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Dense {
     /// Number of rows.
     pub rows: usize,

@@ -6,7 +6,7 @@
 use crate::cluster::{Method, Resolution};
 use crate::compat::{self, ScgnnDataset};
 use crate::error::{Error, Result};
-use crate::graph::{Distance, PruneType};
+use crate::graph::{Distance, KnnMethod, PruneType};
 use crate::io::h5ad::H5adMatrix;
 use crate::io::{Format, ReadOptions};
 use crate::models::gae::GaeModel;
@@ -166,6 +166,17 @@ pub struct IoOpts {
     /// Do not draw the PNG figures and the HTML report.
     #[arg(long)]
     pub no_plot: bool,
+    /// Where the run saves its state after the first phase and every EM iteration
+    /// [default: <output-dir>/checkpoint]; removed once the outputs are written.
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Keep no checkpoints.
+    #[arg(long, conflicts_with_all = ["checkpoint_dir", "resume"])]
+    pub no_checkpoint: bool,
+    /// Continue a stopped run from its checkpoint (same input, options and --threads);
+    /// starts from the beginning when there is none.
+    #[arg(long)]
+    pub resume: bool,
     /// The paper's configuration: scGNN's schedule, LTMG regularizer, GAE embedding, cluster
     /// autoencoders, L1/L2 in imputation only.
     #[arg(long)]
@@ -252,6 +263,10 @@ pub struct GraphOpts {
     /// Pruning of the KNN edges.
     #[arg(long, value_enum, ignore_case = true, default_value_t = D.graph.prune)]
     prunetype: PruneType,
+    /// Neighbour search: exact, approximate (NN-descent), or auto (approximate
+    /// above 200 000 cells).
+    #[arg(long, value_enum, ignore_case = true, default_value_t = D.graph.knn)]
+    knn: KnnMethod,
     /// Graph for the GAE and the imputation regularizer.
     #[arg(long, value_enum, ignore_case = true, default_value_t = D.graph_use)]
     gae_graph: GraphUse,
@@ -551,6 +566,7 @@ impl GraphOpts {
         p.graph.k = self.k;
         p.graph.distance = self.knn_distance;
         p.graph.prune = self.prunetype;
+        p.graph.knn = self.knn;
         p.graph_use = self.gae_graph;
     }
 }

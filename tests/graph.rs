@@ -6,8 +6,8 @@ use rand_distr::{Distribution, Normal};
 use scgnn::graph::iforest::{average_path_length, IsolationForest, IsolationForestParams};
 use scgnn::graph::prune::{prune_weights, stats_weights};
 use scgnn::graph::{
-    build, degrees, graph_change, knn, sum_adjacency, CellGraph, Distance, GraphParams, Knn,
-    PruneType,
+    build, degrees, graph_change, knn, knn_approx, sum_adjacency, ApproxParams, CellGraph,
+    Distance, GraphParams, Knn, PruneType,
 };
 use scgnn::matrix::{Csr, Dense};
 use scgnn::rng::stream;
@@ -402,6 +402,7 @@ fn iforest_pruning_drops_a_far_point_and_is_seeded() {
         k: 10,
         distance: Distance::Euclidean,
         prune: PruneType::KnnGraphMl,
+        ..Default::default()
     };
     let g = build(&x, &params, 7).unwrap();
     for i in 0..10 {
@@ -498,4 +499,96 @@ fn the_consensus_graph_counts_the_graphs_that_hold_an_edge() {
     );
     assert_eq!(s, want);
     assert!(sum_adjacency(&a, &Csr::zeros(4, 4)).is_err());
+}
+
+/// Recall@k of `approx` against the exact neighbours, over every cell.
+fn full_recall(approx: &Knn, exact: &Knn) -> f64 {
+    let hits: usize = (0..exact.n)
+        .map(|i| {
+            exact
+                .neighbors(i)
+                .iter()
+                .filter(|j| approx.neighbors(i).contains(j))
+                .count()
+        })
+        .sum();
+    hits as f64 / (exact.n * exact.k) as f64
+}
+
+#[test]
+fn approximate_neighbours_are_close_to_exact_and_exact_distances() {
+    // 8-d blobs: a low intrinsic dimension, as in an autoencoder's embedding.
+    let x = blobs(4000, 8, 5, 21);
+    for metric in [Distance::Euclidean, Distance::Cosine] {
+        let exact = knn(&x, 10, metric).unwrap();
+        let approx = knn_approx(&x, 10, metric, &ApproxParams::default(), 3).unwrap();
+        let r = full_recall(&approx, &exact);
+        eprintln!("{metric}: recall@10 {r:.4}");
+        assert!(r >= 0.95, "{metric}: recall@10 {r}");
+        for i in 0..x.rows {
+            assert!(
+                !approx.neighbors(i).contains(&(i as u32)),
+                "self in cell {i}'s list"
+            );
+            let d = approx.distances(i);
+            assert!(d.windows(2).all(|w| w[0] <= w[1]), "cell {i} not sorted");
+            // Listed distances are the exact ones (f64 recomputed, as the exact search's).
+            for (t, &j) in approx.neighbors(i).iter().enumerate() {
+                if let Some(s) = exact.neighbors(i).iter().position(|&e| e == j) {
+                    assert_eq!(d[t], exact.distances(i)[s]);
+                }
+            }
+        }
+        // The sampled recall the runs report agrees with the full one.
+        let sampled = scgnn::graph::knn::recall(&approx.indices, &x, metric, 1000, 5).unwrap();
+        assert!((sampled - r).abs() < 0.02, "sampled {sampled} vs full {r}");
+        let perfect = scgnn::graph::knn::recall(&exact.indices, &x, metric, 300, 5).unwrap();
+        assert_eq!(perfect, 1.0);
+    }
+}
+
+#[test]
+fn approximate_neighbours_do_not_depend_on_thread_count_and_follow_the_seed() {
+    let x = blobs(3000, 12, 4, 8);
+    let run = |threads: usize, seed: u64| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            knn_approx(&x, 10, Distance::Euclidean, &ApproxParams::default(), seed).unwrap()
+        })
+    };
+    let one = run(1, 4);
+    assert_eq!(one, run(2, 4));
+    assert_eq!(one, run(3, 4));
+    assert_ne!(one.indices, run(2, 5).indices, "another seed, other trees");
+}
+
+#[test]
+fn approximate_search_handles_tiny_and_degenerate_inputs() {
+    // Fewer cells than the candidate pool, and many identical rows.
+    let x = blobs(12, 3, 2, 1);
+    let a = knn_approx(&x, 10, Distance::Euclidean, &ApproxParams::default(), 1).unwrap();
+    assert_eq!(
+        full_recall(&a, &knn(&x, 10, Distance::Euclidean).unwrap()),
+        1.0
+    );
+    let same = Dense::from_vec(500, 4, vec![1.0; 2000]);
+    let a = knn_approx(&same, 5, Distance::Euclidean, &ApproxParams::default(), 1).unwrap();
+    assert!(a.dists.iter().all(|&d| d == 0.0));
+    assert!(knn_approx(&x, 12, Distance::Euclidean, &ApproxParams::default(), 1).is_err());
+    let mut bad = x.clone();
+    bad.data[0] = f32::NAN;
+    assert!(knn_approx(&bad, 3, Distance::Euclidean, &ApproxParams::default(), 1).is_err());
+}
+
+#[test]
+fn knn_method_auto_switches_at_the_documented_size() {
+    use scgnn::graph::{KnnMethod, APPROX_ABOVE};
+    assert!(!KnnMethod::Auto.is_approx(APPROX_ABOVE));
+    assert!(KnnMethod::Auto.is_approx(APPROX_ABOVE + 1));
+    assert!(KnnMethod::Approx.is_approx(20));
+    assert!(!KnnMethod::Exact.is_approx(10_000_000));
+    assert_eq!("approx".parse::<KnnMethod>().unwrap(), KnnMethod::Approx);
 }

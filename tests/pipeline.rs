@@ -37,6 +37,8 @@ fn run_job(m: &ExprMatrix, p: &RunParams, out: Option<&PathBuf>) -> scgnn::Resul
         output_dir: out.cloned(),
         plots: false,
         params: p.clone(),
+        checkpoint_dir: None,
+        resume: false,
     };
     run(job, &Silent)
 }

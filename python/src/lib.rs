@@ -206,6 +206,8 @@ fn run<'py>(
         output_dir: None,
         plots: false,
         params,
+        checkpoint_dir: None,
+        resume: false,
     };
     let ds = run_job(py, job, threads.unwrap_or(0), callback.as_ref())?;
     results(py, ds)

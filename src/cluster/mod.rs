@@ -226,7 +226,7 @@ impl ClusterParams {
 }
 
 /// The result of the clustering stage.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Clustering {
     /// One label per cell, contiguous 0..K−1 in order of first appearance.
     pub labels: Vec<usize>,

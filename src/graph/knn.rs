@@ -87,6 +87,87 @@ const LANES: usize = 16;
 /// ties are broken by the lower index, and the result does not depend on the number of
 /// threads. Errors if `k == 0`, `k >= n`, the embedding has no columns or holds non-finite values.
 pub fn knn(emb: &Dense, k: usize, metric: Distance) -> Result<Knn> {
+    check_input(emb, k)?;
+    let n = emb.rows;
+    let prep = Prepared::new(emb, metric);
+    let m = (k + EXTRA).min(n - 1);
+    let bs = block_size(n);
+    let cand = prep.shortlist(m);
+    let mut indices = vec![0u32; n * k];
+    let mut dists = vec![0f32; n * k];
+    indices
+        .par_chunks_mut(k)
+        .zip(dists.par_chunks_mut(k))
+        .enumerate()
+        .try_for_each_init(
+            || Vec::with_capacity(m),
+            |exact: &mut Vec<(f64, u32)>, (q, (ind, dis))| {
+                let list = &cand[q / bs];
+                let r = q % bs;
+                prep.rerank(q, &list.idx[r * m..r * m + list.len[r]], exact, ind, dis)
+            },
+        )?;
+    Ok(Knn {
+        n,
+        k,
+        indices,
+        dists,
+    })
+}
+
+/// Recall@k of `neighbors` (k per row of `emb`, row-major, as [`Knn::indices`]):
+/// the share of the exact k nearest neighbours of `sample` seeded random cells
+/// that it also lists. Costs O(sample · n · d) in GEMM tiles, so it can be
+/// measured on every large run.
+pub fn recall(
+    neighbors: &[u32],
+    emb: &Dense,
+    metric: Distance,
+    sample: usize,
+    seed: u64,
+) -> Result<f64> {
+    let n = emb.rows;
+    let k = neighbors.len() / n.max(1);
+    check_input(emb, k)?;
+    let queries = sample_rows(n, sample, seed);
+    let prep = Prepared::new(emb, metric);
+    let m = (k + EXTRA).min(n - 1);
+    let found: Vec<Result<usize>> = queries
+        .par_chunks(BLOCK_MAX / 2)
+        .map(|qs| {
+            let lists = prep.shortlist_queries(qs, m);
+            let (mut ind, mut dis, mut buf) = (vec![0u32; k], vec![0f32; k], Vec::new());
+            let mut hits = 0;
+            for (r, &q) in qs.iter().enumerate() {
+                prep.rerank(
+                    q,
+                    &lists.idx[r * m..r * m + lists.len[r]],
+                    &mut buf,
+                    &mut ind,
+                    &mut dis,
+                )?;
+                let listed = &neighbors[q * k..(q + 1) * k];
+                hits += ind.iter().filter(|j| listed.contains(j)).count();
+            }
+            Ok(hits)
+        })
+        .collect();
+    let hits: usize = found.into_iter().sum::<Result<usize>>()?;
+    Ok(hits as f64 / (queries.len() * k) as f64)
+}
+
+/// `min(sample, n)` distinct rows of `0..n`, seeded, in increasing order.
+fn sample_rows(n: usize, sample: usize, seed: u64) -> Vec<usize> {
+    use rand::seq::index;
+    let mut rng = crate::rng::stream(seed, "knn-recall");
+    let mut rows = index::sample(&mut rng, n, sample.min(n)).into_vec();
+    rows.sort_unstable();
+    rows
+}
+
+/// Refuses what no neighbour search can answer: `k == 0`, `k >= n`, more cells
+/// than the u32 indices hold, no columns, non-finite values.
+pub(super) fn check_input(emb: &Dense, k: usize) -> Result<()> {
     let n = emb.rows;
     let d = emb.cols;
     if k == 0 {
@@ -110,44 +191,7 @@ pub fn knn(emb: &Dense, k: usize, metric: Distance) -> Result<Knn> {
             "the embedding holds NaN or infinite values".into(),
         ));
     }
-
-    let prep = Prepared::new(emb, metric);
-    let m = (k + EXTRA).min(n - 1);
-    let bs = block_size(n);
-    let cand = prep.shortlist(m);
-    let mut indices = vec![0u32; n * k];
-    let mut dists = vec![0f32; n * k];
-    indices
-        .par_chunks_mut(k)
-        .zip(dists.par_chunks_mut(k))
-        .enumerate()
-        .try_for_each_init(
-            || Vec::with_capacity(m),
-            |exact: &mut Vec<(f64, u32)>, (q, (ind, dis))| -> Result<()> {
-                let list = &cand[q / bs];
-                let r = q % bs;
-                exact.clear();
-                let row = &list.idx[r * m..r * m + list.len[r]];
-                exact.extend(row.iter().map(|&j| (prep.exact(q, j as usize), j)));
-                if exact.len() < k {
-                    return Err(Error::Numeric(format!(
-                        "distances of cell {q} overflow f32; rescale the embedding"
-                    )));
-                }
-                exact.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-                for (t, &(dist, j)) in exact[..k].iter().enumerate() {
-                    ind[t] = j;
-                    dis[t] = dist as f32;
-                }
-                Ok(())
-            },
-        )?;
-    Ok(Knn {
-        n,
-        k,
-        indices,
-        dists,
-    })
+    Ok(())
 }
 
 /// Cells per block. Depends on `n` only (never on the thread count) so the GEMM tile
@@ -218,11 +262,11 @@ impl Lists {
 
 /// The embedding transformed so that a GEMM gives a score that ranks like the metric:
 /// score(i, j) = offset[i] + offset[j] + beta · ⟨y_i, y_j⟩, symmetric in i and j.
-struct Prepared<'a> {
+pub(super) struct Prepared<'a> {
     x: &'a Dense,
     metric: Distance,
     /// Transformed rows (column-centred for euclidean, unit-normalised for the angular metrics).
-    y: Vec<f32>,
+    pub(super) y: Vec<f32>,
     offset: Vec<f32>,
     beta: f32,
     /// f64 row means (correlation) for the exact re-ranking; zeros otherwise.
@@ -232,7 +276,7 @@ struct Prepared<'a> {
 }
 
 impl<'a> Prepared<'a> {
-    fn new(x: &'a Dense, metric: Distance) -> Self {
+    pub(super) fn new(x: &'a Dense, metric: Distance) -> Self {
         let (n, d) = (x.rows, x.cols);
         let mut y = x.data.clone();
         let mut mean = vec![0f64; n];
@@ -375,15 +419,28 @@ impl<'a> Prepared<'a> {
     /// The score is symmetric: ‖y_i‖² + ‖y_j‖² − 2⟨y_i, y_j⟩ (euclidean) or −⟨ŷ_i, ŷ_j⟩.
     fn score_tile(&self, a0: usize, h: usize, b0: usize, w: usize, tile: &mut [f32]) {
         let d = self.x.cols;
-        for (i, row) in tile.chunks_exact_mut(w).enumerate() {
-            let oi = self.offset[a0 + i];
+        self.score_rows(
+            &self.y[a0 * d..(a0 + h) * d],
+            &self.offset[a0..a0 + h],
+            b0,
+            w,
+            tile,
+        );
+    }
+
+    /// The scores of transformed rows `lhs` (h × d, with their offsets) against cells
+    /// b0..b0 + w, into `tile` (h × w, row-major).
+    fn score_rows(&self, lhs: &[f32], lhs_off: &[f32], b0: usize, w: usize, tile: &mut [f32]) {
+        let d = self.x.cols;
+        let h = lhs_off.len();
+        for (row, &oi) in tile.chunks_exact_mut(w).zip(lhs_off) {
             for (v, &oj) in row.iter_mut().zip(&self.offset[b0..b0 + w]) {
                 *v = oi + oj;
             }
         }
-        // SAFETY: dst is h × w row-major inside `tile`; lhs is h × d row-major (rows a0.. of
-        // y); rhs is d × w, column j being row b0 + j of y. All pointers stay within their
-        // buffers for these strides.
+        // SAFETY: dst is h × w row-major inside `tile`; lhs is h × d row-major; rhs is
+        // d × w, column j being row b0 + j of y. All pointers stay within their buffers
+        // for these strides.
         unsafe {
             gemm::gemm(
                 h,
@@ -393,7 +450,7 @@ impl<'a> Prepared<'a> {
                 1,
                 w as isize,
                 true,
-                self.y[a0 * d..].as_ptr(),
+                lhs.as_ptr(),
                 1,
                 d as isize,
                 self.y[b0 * d..].as_ptr(),
@@ -409,8 +466,64 @@ impl<'a> Prepared<'a> {
         }
     }
 
+    /// The exact `m` best candidates (by f32 score, then index) of the cells `queries`,
+    /// self excluded, against every cell: O(queries · n · d), for measuring how close an
+    /// approximate graph is.
+    fn shortlist_queries(&self, queries: &[usize], m: usize) -> Lists {
+        let (n, d) = (self.x.rows, self.x.cols);
+        let bs = block_size(n);
+        let lhs: Vec<f32> = queries
+            .iter()
+            .flat_map(|&q| self.y[q * d..(q + 1) * d].iter().copied())
+            .collect();
+        let off: Vec<f32> = queries.iter().map(|&q| self.offset[q]).collect();
+        let h = queries.len();
+        let mut lists = Lists::new(h, m);
+        let mut tile = vec![0f32; h * bs];
+        for b0 in (0..n).step_by(bs) {
+            let w = bs.min(n - b0);
+            let tile = &mut tile[..h * w];
+            self.score_rows(&lhs, &off, b0, w, tile);
+            for (i, row) in tile.chunks_exact(w).enumerate() {
+                for (o, &v) in row.iter().enumerate() {
+                    let j = b0 + o;
+                    if v <= lists.threshold(i) && j != queries[i] {
+                        lists.offer(i, v, j as u32);
+                    }
+                }
+            }
+        }
+        lists
+    }
+
+    /// Re-ranks the candidates `cand` of row `q` by exact distance (then index) and
+    /// writes the first `ind.len()` into `ind` / `dis`.
+    pub(super) fn rerank(
+        &self,
+        q: usize,
+        cand: &[u32],
+        exact: &mut Vec<(f64, u32)>,
+        ind: &mut [u32],
+        dis: &mut [f32],
+    ) -> Result<()> {
+        let k = ind.len();
+        exact.clear();
+        exact.extend(cand.iter().map(|&j| (self.exact(q, j as usize), j)));
+        if exact.len() < k {
+            return Err(Error::Numeric(format!(
+                "distances of cell {q} overflow f32; rescale the embedding"
+            )));
+        }
+        exact.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        for (t, &(dist, j)) in exact[..k].iter().enumerate() {
+            ind[t] = j;
+            dis[t] = dist as f32;
+        }
+        Ok(())
+    }
+
     /// Exact distance between rows `i` and `j` in f64 (scipy `cdist` definitions).
-    fn exact(&self, i: usize, j: usize) -> f64 {
+    pub(super) fn exact(&self, i: usize, j: usize) -> f64 {
         let (a, b) = (self.x.row(i), self.x.row(j));
         match self.metric {
             Distance::Euclidean => a

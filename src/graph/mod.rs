@@ -12,9 +12,11 @@
 
 pub mod iforest;
 pub mod knn;
+pub mod nndescent;
 pub mod prune;
 
 pub use knn::{knn, Distance, Knn};
+pub use nndescent::{knn_approx, ApproxParams};
 pub use prune::PruneType;
 
 use rayon::prelude::*;
@@ -22,8 +24,49 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::matrix::{Csr, Dense};
 
+/// How the k nearest neighbours are found (`--knn`).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+pub enum KnnMethod {
+    /// Exact below [`APPROX_ABOVE`] cells, approximate above (where the exact
+    /// search's O(N²) time starts to dominate the run; BENCHMARKS.md).
+    #[default]
+    Auto,
+    /// The exact search (blocked GEMM, O(N²·d)).
+    Exact,
+    /// Random-projection trees and NN-descent, O(N·k²·d) per round.
+    Approx,
+}
+
+crate::choice::value_enum_str!(KnnMethod, "--knn");
+
+/// Cells above which `--knn auto` searches approximately.
+pub const APPROX_ABOVE: usize = 200_000;
+
+impl KnnMethod {
+    /// Whether a graph of `n` cells is searched approximately.
+    pub fn is_approx(self, n: usize) -> bool {
+        match self {
+            KnnMethod::Auto => n > APPROX_ABOVE,
+            KnnMethod::Exact => false,
+            KnnMethod::Approx => true,
+        }
+    }
+}
+
 /// Parameters of the cell graph. `Default` holds scGNN's defaults (spec §4, §11):
-/// `--k 10`, `--knn-distance euclidean`, `--prunetype KNNgraphStatsSingleThread`.
+/// `--k 10`, `--knn-distance euclidean`, `--prunetype KNNgraphStatsSingleThread`,
+/// plus the search method (`--knn auto`: exact on every size scGNN can run).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GraphParams {
     /// Neighbours per cell (`--k`).
@@ -32,6 +75,9 @@ pub struct GraphParams {
     pub distance: Distance,
     /// Edge pruning (`--prunetype`).
     pub prune: PruneType,
+    /// How the neighbours are found (`--knn`).
+    #[serde(default)]
+    pub knn: KnnMethod,
 }
 
 impl Default for GraphParams {
@@ -40,6 +86,7 @@ impl Default for GraphParams {
             k: 10,
             distance: Distance::Euclidean,
             prune: PruneType::KnnGraphStats,
+            knn: KnnMethod::Auto,
         }
     }
 }
@@ -56,7 +103,7 @@ impl GraphParams {
 
 /// The pruned KNN graph of the cells: for every cell its k nearest neighbours (nearest
 /// first), their distances and the pruning weights (1.0 kept, 0.0 pruned).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CellGraph {
     /// Number of cells.
     pub n: usize,
@@ -70,11 +117,21 @@ pub struct CellGraph {
     pub weights: Vec<f32>,
 }
 
-/// Builds the cell graph of `emb` (cells × d): exact KNN then pruning (spec §4.1).
-/// `seed` only matters for [`PruneType::KnnGraphMl`].
+/// Builds the cell graph of `emb` (cells × d): KNN then pruning (spec §4.1).
+/// `seed` drives the approximate search and [`PruneType::KnnGraphMl`].
 pub fn build(emb: &Dense, params: &GraphParams, seed: u64) -> Result<CellGraph> {
     params.validate()?;
-    let nn = knn(emb, params.k, params.distance)?;
+    let nn = if params.knn.is_approx(emb.rows) {
+        knn_approx(
+            emb,
+            params.k,
+            params.distance,
+            &ApproxParams::default(),
+            seed,
+        )?
+    } else {
+        knn(emb, params.k, params.distance)?
+    };
     let weights = prune::prune_weights(&nn, emb, params.prune, seed)?;
     Ok(CellGraph {
         n: nn.n,

@@ -71,7 +71,7 @@ pub fn temp_path(dest: &Path) -> PathBuf {
 }
 
 /// Runs `write` on a temporary path next to `dest` and renames it to `dest` only
-/// if `write` succeeded; on failure the temporary file is removed.
+/// if `write` succeeded; when either fails the temporary file is removed.
 pub fn write_atomic<F>(dest: &Path, write: F) -> Result<()>
 where
     F: FnOnce(&Path) -> Result<()>,
@@ -81,13 +81,10 @@ where
     }
     let tmp = temp_path(dest);
     partials().insert(tmp.clone());
-    let r = match write(&tmp) {
-        Ok(()) => std::fs::rename(&tmp, dest).map_err(|e| Error::io(dest, e)),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    };
+    let r = write(&tmp).and_then(|()| std::fs::rename(&tmp, dest).map_err(|e| Error::io(dest, e)));
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
     partials().remove(&tmp);
     r
 }

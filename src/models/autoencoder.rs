@@ -73,7 +73,7 @@ const MIN_START_OUTPUT: f32 = 0.01;
 /// The autoencoder with its Adam state. `Clone` copies both; call
 /// [`Autoencoder::reset_optimizer`] on a copy for a fresh optimizer (cluster
 /// autoencoders initialised from the feature AE, spec §7.1).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Autoencoder {
     layers: Vec<Linear>,
     adam: Adam,

@@ -11,7 +11,7 @@ const CHUNK: usize = 8192;
 /// Adam state for a fixed list of parameter tensors. The moments are allocated
 /// at the first step and freed by [`Adam::reset`], so a model that is only
 /// evaluated (or kept as a snapshot of its weights) carries no optimizer memory.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Adam {
     /// Learning rate.
     pub lr: f32,

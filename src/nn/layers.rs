@@ -14,7 +14,7 @@ const COLS_PER_TASK: usize = 64;
 
 /// Fully connected layer `y = x·W + b`, with `W` stored row-major as
 /// `in_dim × out_dim` so the forward product needs no transpose.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Linear {
     /// Input width.
     pub in_dim: usize,

@@ -46,6 +46,8 @@ fn run_job(m: ExprMatrix, p: &RunParams, what: &str) -> Result<Dataset> {
         output_dir: None,
         plots: false,
         params: p.clone(),
+        checkpoint_dir: None,
+        resume: false,
     };
     super::run(job, &Silent)
 }

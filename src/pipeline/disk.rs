@@ -41,8 +41,9 @@ pub fn free_bytes(dir: &Path) -> Option<u64> {
 pub fn check_fits(dir: &Path, needed: u64, free: Option<u64>) -> Result<u64> {
     match free {
         Some(free) if needed > free => Err(Error::Resources(format!(
-            "--output-dir {}: the outputs need about {} MB but the disk has {} MB free; \
-             free some space, choose another --output-dir, or keep fewer genes (--n-top-genes)",
+            "{}: the outputs (and the checkpoint, if kept) need about {} MB but the disk has \
+             {} MB free; free some space, choose another --output-dir or --checkpoint-dir, \
+             give --no-checkpoint, or keep fewer genes (--n-top-genes)",
             dir.display(),
             needed.div_ceil(1_000_000),
             free / 1_000_000
@@ -53,9 +54,48 @@ pub fn check_fits(dir: &Path, needed: u64, free: Option<u64>) -> Result<u64> {
 
 /// The check for a preprocessed data set of `n_cells` × `n_genes` with `nnz`
 /// stored counts, written into `dir`.
-pub fn check(dir: &Path, n_cells: usize, n_genes: usize, nnz: usize, p: &RunParams) -> Result<u64> {
-    let needed = estimate_output_bytes(n_cells, n_genes, nnz, p);
+pub fn check(
+    dir: &Path,
+    checkpoint_dir: Option<&Path>,
+    n_cells: usize,
+    n_genes: usize,
+    nnz: usize,
+    p: &RunParams,
+) -> Result<u64> {
+    let mut needed = estimate_output_bytes(n_cells, n_genes, nnz, p);
+    if let Some(ck) = checkpoint_dir {
+        let ck_bytes = estimate_checkpoint_bytes(n_cells, n_genes, p);
+        if same_file_system(dir, ck) {
+            needed += ck_bytes;
+        } else {
+            std::fs::create_dir_all(ck).map_err(|e| Error::io(ck, e))?;
+            check_fits(ck, ck_bytes, free_bytes(ck))?;
+        }
+    }
     check_fits(dir, needed, free_bytes(dir))
+}
+
+/// Disk space of the checkpoint at its largest: the dense reconstruction, the
+/// embedding, the graph and the models, twice while a new checkpoint replaces
+/// the old one.
+pub fn estimate_checkpoint_bytes(n_cells: usize, n_genes: usize, p: &RunParams) -> u64 {
+    let (n, g) = (n_cells as u64, n_genes as u64);
+    let d = (p.ae.latent + p.gae.hidden2) as u64;
+    let k = p.graph.k as u64;
+    let ae = |h: u64, l: u64| 4 * 3 * (2 * g * h + 2 * h * l + 2 * h + g + l);
+    let models = 3 * ae(p.ae.hidden as u64, p.ae.latent as u64);
+    2 * (4 * n * g + 4 * n * d + 12 * n * k + 16 * n + models)
+}
+
+/// Whether `a` and `b` (or the folders they will be made in) share a file system.
+fn same_file_system(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let dev = |p: &Path| {
+        p.ancestors()
+            .find_map(|q| std::fs::metadata(q).ok())
+            .map(|m| m.dev())
+    };
+    dev(a).is_some() && dev(a) == dev(b)
 }
 
 #[cfg(test)]

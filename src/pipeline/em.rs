@@ -40,6 +40,9 @@ fn timed<T>(
     Ok(r)
 }
 
+/// Cells whose exact neighbours measure an approximate graph's recall.
+const RECALL_SAMPLE: usize = 1000;
+
 /// Step `t` (0 after the first phase): graph of `z`, embedding, clustering;
 /// `previous` is the last step's labeling, the warm start of the clustering
 /// when `p.warm_start` is set; `consensus` the sum of the earlier steps' pruned
@@ -63,6 +66,26 @@ pub fn cluster_step(
     let graph = timed(phases, &tag("graph"), progress, || {
         graph::build(z, &p.graph, seeds::graph(p, t))
     })?;
+    if p.graph.knn.is_approx(z.rows) {
+        let tr = Instant::now();
+        let r = graph::knn::recall(
+            &graph.neighbors,
+            z,
+            p.graph.distance,
+            RECALL_SAMPLE,
+            seeds::graph(p, t),
+        )?;
+        tracing::info!(
+            "{}: approximate KNN, recall@{} {r:.4} on {} sampled cells (measured in {:.2} s)",
+            tag("graph"),
+            p.graph.k,
+            RECALL_SAMPLE.min(z.rows),
+            tr.elapsed().as_secs_f64()
+        );
+        if let Some(ph) = phases.last_mut() {
+            ph.knn_recall = Some(r);
+        }
+    }
     let embedding = embedding(z, &graph, p, t, &tag("gae"), phases, progress)?;
     let own = graph.pruned_graph();
     let clustered = match (p.em_graph, consensus.take()) {
@@ -254,16 +277,17 @@ pub fn iteration_record(t: usize, step: &Step, a: Option<f64>, change: Option<f6
     }
 }
 
-/// Compares step `t` with the previous one (spec §8.1); `Some` when the loop
-/// has converged.
+/// Compares step `t` with the previous one (its graph and clustering; spec
+/// §8.1); `Some` when the loop has converged.
 pub fn compare(
-    prev: &Step,
+    prev_graph: &CellGraph,
+    prev: &Clustering,
     next: &Step,
     p: &RunParams,
     t: usize,
 ) -> Result<(Iteration, Option<Convergence>)> {
-    let a = ari(&prev.clustering.labels, &next.clustering.labels);
-    let change = graph::graph_change(&prev.graph.pruned_graph(), &next.graph.pruned_graph())?;
+    let a = ari(&prev.labels, &next.clustering.labels);
+    let change = graph::graph_change(&prev_graph.pruned_graph(), &next.graph.pruned_graph())?;
     let cell_ok = a > p.converge_celltype_ratio;
     let graph_ok = change < p.converge_graph_ratio;
     let done = match p.converge_type {

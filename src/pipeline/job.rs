@@ -3,6 +3,7 @@
 //! package) all go through [`run`]; everything that can be checked without
 //! training is checked before the first heavy step.
 
+use super::checkpoint::Checkpoints;
 use super::dataset::Dataset;
 use super::params::RunParams;
 use super::progress::{self, Progress};
@@ -65,6 +66,11 @@ pub struct Job {
     pub plots: bool,
     /// Every parameter of the method.
     pub params: RunParams,
+    /// Folder of the run's checkpoint (`--checkpoint-dir`); `None` keeps none.
+    /// Removed once the outputs are complete.
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Continue from the checkpoint in `checkpoint_dir`, if there is one.
+    pub resume: bool,
 }
 
 /// Runs the job and returns the finished data set (its imputed matrix is
@@ -121,15 +127,44 @@ pub fn run(job: Job, progress: &dyn Progress) -> Result<Dataset> {
     }
     if let Some(dir) = &job.output_dir {
         let nnz = ds.x("the disk check")?.nnz();
-        super::disk::check(dir, ds.n_cells(), ds.n_genes(), nnz, p)?;
+        let ck = job.checkpoint_dir.as_deref();
+        super::disk::check(dir, ck, ds.n_cells(), ds.n_genes(), nnz, p)?;
     }
-    method::run(&mut ds, p, progress)?;
+    if job.resume && job.checkpoint_dir.is_none() {
+        return Err(Error::Usage(
+            "--resume needs the --checkpoint-dir of the run to continue".into(),
+        ));
+    }
+    let checkpoints = job
+        .checkpoint_dir
+        .as_deref()
+        .map(|d| Checkpoints::new(d, &ds, p))
+        .transpose()?;
+    let resume = match (&checkpoints, job.resume) {
+        (Some(c), true) => {
+            let state = c.load()?;
+            if state.is_none() {
+                tracing::warn!(
+                    "--resume: no checkpoint at {}; starting from the beginning",
+                    c.path().display()
+                );
+            }
+            state
+        }
+        _ => None,
+    };
+    method::run(&mut ds, p, progress, checkpoints.as_ref(), resume)?;
     if let Some((path, t)) = &truth {
         ds.report.evaluation = Some(evaluate(&ds, path, t, p.seed)?);
     }
     if let Some(dir) = &job.output_dir {
         let plots = job.plots.then(|| PlotParams::for_seed(p.seed));
         write::write_run(dir, &mut ds, plots.as_ref(), progress)?;
+    }
+    if let (Some(c), Some(dir)) = (&checkpoints, &job.checkpoint_dir) {
+        c.remove()?;
+        // The folder goes too when the run made it and nothing else is in it.
+        let _ = std::fs::remove_dir(dir);
     }
     Ok(ds)
 }

@@ -3,6 +3,7 @@
 //! embedding, graph, imputed matrix, LTMG states and report, and releases its
 //! working matrix.
 
+use super::checkpoint::{Checkpoints, State};
 use super::dataset::Dataset;
 use super::em::{self, EmTraining, Step};
 use super::impute::{self, ImputeInput};
@@ -13,6 +14,7 @@ use super::progress::Progress;
 use super::report::{Convergence, Report};
 use super::trainer::Trainer;
 use crate::error::{Error, Result};
+use crate::matrix::Dense;
 use crate::models::autoencoder::AeLoss;
 use crate::nn::WeightedSse;
 use std::time::Instant;
@@ -32,25 +34,67 @@ pub fn check(ds: &Dataset, p: &RunParams) -> Result<u64> {
     memory::check(n, ds.n_genes(), nnz, p)
 }
 
-/// Runs the whole method on `ds` (spec §3–§9).
-pub fn run(ds: &mut Dataset, p: &RunParams, progress: &dyn Progress) -> Result<()> {
+/// Runs the whole method on `ds` (spec §3–§9). With `checkpoints`, the state is
+/// saved after the first phase and after every EM iteration; `resume` is a saved
+/// state to continue from (read by [`Checkpoints::load`]).
+pub fn run(
+    ds: &mut Dataset,
+    p: &RunParams,
+    progress: &dyn Progress,
+    checkpoints: Option<&Checkpoints>,
+    resume: Option<State>,
+) -> Result<()> {
     let estimate = check(ds, p)?;
     let t_all = Instant::now();
     let trainer = Trainer::new(p, progress);
-    let mut phases = Vec::new();
-    // States read from scGNN's LTMG file come with the data set.
+    // States read from scGNN's LTMG file come with the data set; computed ones
+    // are recomputed on resume (deterministic, and cheap beside training).
+    let mut ltmg_phases = Vec::new();
     let ltmg = match ds.ltmg.take() {
         Some(l) => Some(l),
-        None => phase1::ltmg_states(ds, p, &mut phases, progress)?,
+        None => phase1::ltmg_states(ds, p, &mut ltmg_phases, progress)?,
     };
-    let mut current = ds.x("the feature autoencoder")?.to_dense();
-    let mut models = phase1::feature_ae(&current, ltmg.as_ref(), p, &trainer, &mut phases)?;
-    let z = models.ae.reconstruct_in_place(&mut current)?;
-
-    let mut consensus = None;
-    let mut step = em::cluster_step(&z, p, 0, None, &mut consensus, &mut phases, progress)?;
-    let mut iterations = vec![em::iteration_record(0, &step, None, None)];
-    em::log_step(0, &step, None, t_all.elapsed().as_secs_f64());
+    let mut s = match resume {
+        Some(s) => {
+            tracing::info!(
+                "resuming after {} from the checkpoint",
+                if s.t == 0 {
+                    "the first phase".to_string()
+                } else {
+                    format!("EM iteration {}", s.t)
+                }
+            );
+            s
+        }
+        None => {
+            let mut phases = ltmg_phases;
+            let mut current = ds.x("the feature autoencoder")?.to_dense();
+            let models = phase1::feature_ae(&current, ltmg.as_ref(), p, &trainer, &mut phases)?;
+            let z = models.ae.reconstruct_in_place(&mut current)?;
+            let mut consensus = None;
+            let step = em::cluster_step(&z, p, 0, None, &mut consensus, &mut phases, progress)?;
+            let iterations = vec![em::iteration_record(0, &step, None, None)];
+            em::log_step(0, &step, None, t_all.elapsed().as_secs_f64());
+            let s = State {
+                t: 0,
+                ae: models.ae,
+                initial: models.initial,
+                trained: models.trained,
+                current,
+                graph: step.graph,
+                embedding: step.embedding,
+                clustering: step.clustering,
+                consensus,
+                iterations,
+                phases,
+                convergence: None,
+                seconds: t_all.elapsed().as_secs_f64(),
+            };
+            save(checkpoints, &s, progress)?;
+            s
+        }
+    };
+    let seconds_before = s.seconds - t_all.elapsed().as_secs_f64();
     let em = EmTraining {
         p,
         trainer,
@@ -65,24 +109,62 @@ pub fn run(ds: &mut Dataset, p: &RunParams, progress: &dyn Progress) -> Result<(
             penalty: em_penalty(p),
         },
     };
-    let mut convergence = None;
-    for t in 1..=p.em_iterations {
-        let labels = &step.clustering.labels;
-        let (next_current, z) =
-            em::autoencoders(&em, &mut models.ae, current, labels, t, &mut phases)?;
-        current = next_current;
-        let previous = Some(step.clustering.labels.as_slice());
-        let next: Step =
-            em::cluster_step(&z, p, t, previous, &mut consensus, &mut phases, progress)?;
-        let (rec, conv) = em::compare(&step, &next, p, t)?;
-        em::log_step(t, &next, rec.ari_previous, t_all.elapsed().as_secs_f64());
-        iterations.push(rec);
-        step = next;
-        if conv.is_some() {
-            convergence = conv;
-            break;
-        }
+    while s.convergence.is_none() && s.t < p.em_iterations {
+        let t = s.t + 1;
+        let current = std::mem::replace(&mut s.current, Dense::zeros(0, 0));
+        let (next_current, z) = em::autoencoders(
+            &em,
+            &mut s.ae,
+            current,
+            &s.clustering.labels,
+            t,
+            &mut s.phases,
+        )?;
+        s.current = next_current;
+        let previous = Some(s.clustering.labels.as_slice());
+        let next: Step = em::cluster_step(
+            &z,
+            p,
+            t,
+            previous,
+            &mut s.consensus,
+            &mut s.phases,
+            progress,
+        )?;
+        let (rec, conv) = em::compare(&s.graph, &s.clustering, &next, p, t)?;
+        em::log_step(
+            t,
+            &next,
+            rec.ari_previous,
+            seconds_before + t_all.elapsed().as_secs_f64(),
+        );
+        s.iterations.push(rec);
+        s.graph = next.graph;
+        s.embedding = next.embedding;
+        s.clustering = next.clustering;
+        s.convergence = conv;
+        s.t = t;
+        s.seconds = seconds_before + t_all.elapsed().as_secs_f64();
+        save(checkpoints, &s, progress)?;
     }
+    let State {
+        ae,
+        initial,
+        trained,
+        current,
+        graph,
+        embedding,
+        clustering,
+        iterations,
+        mut phases,
+        convergence,
+        ..
+    } = s;
+    let models = phase1::Phase1 {
+        ae,
+        initial,
+        trained,
+    };
     let convergence =
         convergence.unwrap_or_else(|| Convergence::not_reached(p.em_iterations, iterations.last()));
     if convergence.converged {
@@ -101,8 +183,8 @@ pub fn run(ds: &mut Dataset, p: &RunParams, progress: &dyn Progress) -> Result<(
         x: &x,
         counts: ds.counts.as_ref().ok_or_else(|| missing("counts"))?,
         scale: ds.scale.as_ref().ok_or_else(|| missing("count scale"))?,
-        graph: &step.graph,
-        labels: &step.clustering.labels,
+        graph: &graph,
+        labels: &clustering.labels,
         ltmg: ltmg.as_ref(),
     };
     let (imputed, imputation) = impute::impute(&input, models, p, &trainer, &mut phases)?;
@@ -120,17 +202,33 @@ pub fn run(ds: &mut Dataset, p: &RunParams, progress: &dyn Progress) -> Result<(
         iterations,
         convergence,
         estimated_peak_bytes: estimate,
-        total_seconds: t_all.elapsed().as_secs_f64(),
+        total_seconds: seconds_before + t_all.elapsed().as_secs_f64(),
         ltmg_states: ltmg.as_ref().map(|l| l.state_histogram()),
         imputation,
         imputed_scale: imputed_scale(ds),
         evaluation: None,
     };
-    ds.clusters = Some(step.clustering.labels);
-    ds.embedding = Some(step.embedding);
-    ds.graph = Some(step.graph);
+    ds.clusters = Some(clustering.labels);
+    ds.embedding = Some(embedding);
+    ds.graph = Some(graph);
     ds.imputed = Some(imputed);
     ds.ltmg = ltmg;
+    Ok(())
+}
+
+/// Saves the checkpoint of `s`, if the run keeps checkpoints.
+fn save(checkpoints: Option<&Checkpoints>, s: &State, progress: &dyn Progress) -> Result<()> {
+    let Some(c) = checkpoints else {
+        return Ok(());
+    };
+    let t = Instant::now();
+    super::progress::step(progress, "checkpoint", || c.save(s))?;
+    tracing::info!(
+        "checkpoint after step {} written to {} in {:.2} s",
+        s.t,
+        c.path().display(),
+        t.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

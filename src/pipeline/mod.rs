@@ -17,6 +17,7 @@
 //!   exact per-cell weighted error of spec §9.2 (O(cells), no N × N matrices).
 
 pub mod benchmark;
+pub mod checkpoint;
 pub mod dataset;
 pub mod disk;
 mod em;

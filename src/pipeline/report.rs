@@ -25,6 +25,9 @@ pub struct Phase {
     /// ended (`None` where the OS does not report it). Being a running maximum, a
     /// rise from the previous phase is what this phase added to the peak.
     pub peak_rss_mib: Option<f64>,
+    /// Recall@k of an approximate cell graph, measured against the exact
+    /// neighbours of a sample of cells (`None` for exact graphs and other phases).
+    pub knn_recall: Option<f64>,
 }
 
 impl Phase {
@@ -36,6 +39,7 @@ impl Phase {
             epochs,
             losses,
             peak_rss_mib: peak_rss_bytes().map(|b| b as f64 / 1_048_576.0),
+            knn_recall: None,
         }
     }
 

@@ -17,6 +17,12 @@ pub fn run(a: &RunArgs, seed: u64, quiet: bool, progress: &dyn Progress) -> Resu
         output_dir: Some(a.io.output_dir.clone()),
         plots: !a.io.no_plot,
         params: a.params(seed)?,
+        checkpoint_dir: (!a.io.no_checkpoint).then(|| {
+            a.io.checkpoint_dir
+                .clone()
+                .unwrap_or_else(|| a.io.output_dir.join("checkpoint"))
+        }),
+        resume: a.io.resume,
     };
     let ds = pipeline::run(job, progress)?;
     if let Some(r) = &ds.report.evaluation {
