@@ -47,18 +47,21 @@ print(f"Total {float(secs):.1f} s, peak RSS {int(kb) // 1024} MiB, ARI {e['ari']
       f"{r['iterations'][-1]['n_clusters']} clusters, {len(r['iterations']) - 1} EM iterations "
       f"({r['convergence']['message']}), estimated peak before training {r['estimated_peak_bytes'] / 2**20:.0f} MiB")
 print()
-print("| phase | runs | seconds | epochs | peak RSS at end (MiB) |")
-print("|---|---|---|---|---|")
+print("| phase | runs | seconds | epochs | peak RSS at end (MiB) | KNN recall@k (1 000 cells) |")
+print("|---|---|---|---|---|---|")
 agg = OrderedDict()
 for p in r["phases"]:
     name = re.sub(r"^em\d+\.", "em*.", p["name"])
-    a = agg.setdefault(name, [0, 0.0, 0, 0.0])
+    a = agg.setdefault(name, [0, 0.0, 0, 0.0, []])
     a[0] += 1
     a[1] += p["seconds"]
     a[2] += p["epochs"]
     a[3] = max(a[3], p.get("peak_rss_mib") or 0.0)
-for name, (runs, s, ep, rss) in agg.items():
-    print(f"| {name} | {runs} | {s:.1f} | {ep} | {rss:.0f} |")
+    if p.get("knn_recall") is not None:
+        a[4].append(p["knn_recall"])
+for name, (runs, s, ep, rss, rec) in agg.items():
+    r = ", ".join(f"{v:.3f}" for v in rec) if rec else "exact" if "graph" in name else ""
+    print(f"| {name} | {runs} | {s:.1f} | {ep} | {rss:.0f} | {r} |")
 PY
   rm -rf "$d"
 done

