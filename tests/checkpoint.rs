@@ -90,12 +90,13 @@ impl Progress for StopAfter {
     }
 }
 
-/// The report without what depends on the clock or the machine's memory.
+/// The report without what depends on the clock or the machine's free memory.
 fn report_without_timings(dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("sim_report.json")).unwrap();
     let mut r: serde_json::Value = serde_json::from_str(&text).unwrap();
     r["total_seconds"] = 0.into();
     r["imputation"]["seconds"] = 0.into();
+    r["params"]["memory_limit"] = 0.into();
     for ph in r["phases"].as_array_mut().unwrap() {
         ph["seconds"] = 0.into();
         ph["peak_rss_mib"] = 0.into();
@@ -208,6 +209,73 @@ fn a_failed_write_keeps_the_complete_outputs_and_the_checkpoint() {
 
     std::fs::remove_dir_all(out.join("sim_report.json")).unwrap();
     run(job(&m, &p, &out, true), &Silent).unwrap();
+    assert_same_outputs(&whole, &out);
+    std::fs::remove_dir_all(&out).unwrap();
+    std::fs::remove_dir_all(&whole).unwrap();
+}
+
+/// The CLI killed with SIGKILL once its first checkpoint exists, then resumed,
+/// writes what an uninterrupted run writes.
+#[test]
+fn a_killed_cli_run_resumes_to_the_same_files() {
+    use std::process::Command;
+    let bin = env!("CARGO_BIN_EXE_scgnn");
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "-q",
+            "run",
+            "--demo",
+            "--no-plot",
+            "--dataset-name",
+            "sim",
+            "--threads",
+            "2",
+            "--EM-iteration",
+            "3",
+            "--converge-celltyperatio",
+            "1",
+            "--output-dir",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([out.display().to_string()])
+        .collect()
+    };
+    let whole = tmpdir("cli-whole");
+    let st = Command::new(bin).args(args(&whole)).output().unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+
+    let out = tmpdir("cli-killed");
+    let ck = out.join("checkpoint").join(checkpoint::FILE);
+    let mut child = Command::new(bin)
+        .args(args(&out))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = std::time::Instant::now();
+    while !ck.exists() && child.try_wait().unwrap().is_none() {
+        assert!(t.elapsed().as_secs() < 300, "no checkpoint after 300 s");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let killed = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(killed, "the run ended before its first checkpoint appeared");
+    assert!(ck.exists(), "the checkpoint survives the kill");
+    assert!(!out.join("sim_recon.csv").exists());
+    let mut resumed = args(&out);
+    resumed.push("--resume".into());
+    let st = Command::new(bin).args(&resumed).output().unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     assert_same_outputs(&whole, &out);
     std::fs::remove_dir_all(&out).unwrap();
     std::fs::remove_dir_all(&whole).unwrap();
