@@ -290,8 +290,7 @@ pub fn preprocess_dataset(
         check_ltmg_name(&layout.ltmg)?;
     }
     let m = io::read_matrix(&layout.input, read)?;
-    let pre = preprocess::preprocess(&m, params)?;
-    drop(m);
+    let pre = preprocess::preprocess(m, params)?;
     write_expression(&layout.expression, &pre.expr)?;
     tracing::info!(
         "wrote {} ({} genes × {} cells, ln(1+x)) in {:.2} s",

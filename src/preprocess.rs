@@ -125,13 +125,21 @@ fn gene_nonzeros(x: &Csr<f32>) -> Vec<u64> {
 }
 
 /// Runs the filters, the variable-gene selection and the transform.
-pub fn preprocess(m: &ExprMatrix, p: &PreprocessParams) -> Result<Preprocessed> {
+pub fn preprocess(m: ExprMatrix, p: &PreprocessParams) -> Result<Preprocessed> {
     p.validate()?;
-    let n_cells = m.n_cells();
+    // Each stage's matrix replaces the previous one, and a stage that keeps every
+    // row or column keeps the matrix itself: at most two sparse copies are alive
+    // (the kept counts and their transformed values), never the input beside them.
+    let ExprMatrix {
+        x,
+        genes: gene_names,
+        cells: cell_names,
+    } = m;
+    let (n_cells, n_genes) = (x.rows, x.cols);
     // Same floating-point expression as scGNN (fraction ≥ 1 − ratio) so borderline genes match.
     let gene_min = 1.0 - p.gene_ratio;
-    let nz = gene_nonzeros(&m.x);
-    let genes1: Vec<usize> = (0..m.n_genes())
+    let nz = gene_nonzeros(&x);
+    let genes1: Vec<usize> = (0..n_genes)
         .filter(|&g| nz[g] as f64 / n_cells as f64 >= gene_min)
         .collect();
     if genes1.is_empty() {
@@ -140,7 +148,7 @@ pub fn preprocess(m: &ExprMatrix, p: &PreprocessParams) -> Result<Preprocessed> 
             gene_min * 100.0
         )));
     }
-    let x1 = m.x.select_cols(&genes1);
+    let x1 = keep_cols(x, &genes1);
     let cell_min = 1.0 - p.cell_ratio;
     let ng1 = genes1.len() as f64;
     let cells: Vec<usize> = (0..n_cells)
@@ -153,14 +161,16 @@ pub fn preprocess(m: &ExprMatrix, p: &PreprocessParams) -> Result<Preprocessed> 
             genes1.len()
         )));
     }
-    let mut x2 = x1.select_rows(&cells);
+    let x2 = if cells.len() == n_cells {
+        x1
+    } else {
+        x1.select_rows(&cells)
+    };
     let size_factors = match p.normalize {
         Normalize::None => vec![1.0; cells.len()],
         Normalize::Total => size_factors(&x2),
     };
-    let raw2 = (p.normalize != Normalize::None).then(|| x2.clone());
-    scale_rows(&mut x2, &size_factors);
-    let var = column_variances(&x2);
+    let var = column_variances_scaled(&x2, &size_factors);
     let mut order: Vec<usize> = (0..genes1.len()).collect();
     // Largest variance first; ties by input position so the choice is deterministic.
     order.sort_by(|&a, &b| {
@@ -171,23 +181,21 @@ pub fn preprocess(m: &ExprMatrix, p: &PreprocessParams) -> Result<Preprocessed> 
     });
     order.truncate(p.n_top_genes.min(order.len()));
     order.sort_unstable();
-    let mut values = x2.select_cols(&order);
-    let counts = match &raw2 {
-        Some(raw) => raw.select_cols(&order),
-        None => values.clone(),
-    };
+    let counts = keep_cols(x2, &order);
+    let mut values = counts.clone();
+    scale_rows(&mut values, &size_factors);
     let kept_genes: Vec<usize> = order.iter().map(|&j| genes1[j]).collect();
     if p.transform == Transform::Log {
         values.data.par_iter_mut().for_each(|v| *v = v.ln_1p());
     }
     let expr = ExprMatrix {
         x: values,
-        genes: kept_genes.iter().map(|&g| m.genes[g].clone()).collect(),
-        cells: cells.iter().map(|&c| m.cells[c].clone()).collect(),
+        genes: kept_genes.iter().map(|&g| gene_names[g].clone()).collect(),
+        cells: cells.iter().map(|&c| cell_names[c].clone()).collect(),
     };
     tracing::info!(
         "preprocess: {} → {} genes expressed in ≥ {:.0} % of cells, {} → {} cells, {} variable genes kept, normalisation {:?}",
-        m.n_genes(),
+        n_genes,
         genes1.len(),
         gene_min * 100.0,
         n_cells,
@@ -268,6 +276,12 @@ pub(crate) fn scale_rows(x: &mut Csr<f32>, factors: &[f32]) {
 
 /// Sample variance (ddof = 1) of every column, zeros included, in f64.
 pub fn column_variances(x: &Csr<f32>) -> Vec<f64> {
+    column_variances_scaled(x, &vec![1.0; x.rows])
+}
+
+/// [`column_variances`] of `x` with row r scaled by `factors[r]` (as
+/// [`scale_rows`] would, in f32), without making the scaled copy.
+fn column_variances_scaled(x: &Csr<f32>, factors: &[f32]) -> Vec<f64> {
     let n = x.rows as f64;
     let (sum, sq) = (0..x.rows)
         .into_par_iter()
@@ -275,9 +289,11 @@ pub fn column_variances(x: &Csr<f32>) -> Vec<f64> {
             || (vec![0f64; x.cols], vec![0f64; x.cols]),
             |(mut s, mut q), r| {
                 let (idx, val) = x.row(r);
+                let f = factors[r];
                 for (&c, &v) in idx.iter().zip(val) {
-                    s[c as usize] += v as f64;
-                    q[c as usize] += v as f64 * v as f64;
+                    let v = (v * f) as f64;
+                    s[c as usize] += v;
+                    q[c as usize] += v * v;
                 }
                 (s, q)
             },
@@ -338,7 +354,7 @@ mod tests {
             normalize: Normalize::None,
             ..Default::default()
         };
-        let r = preprocess(&e, &p).unwrap();
+        let r = preprocess(e.clone(), &p).unwrap();
         assert_eq!(r.kept_cells, vec![0, 1, 2]);
         // variances over kept cells: g0 = 1, g1 = 22.33, g3 = 0 → keep g0, g1 in input order
         assert_eq!(r.kept_genes, vec![0, 1]);
@@ -355,7 +371,7 @@ mod tests {
             vec![1.0, 1.0, 0.0],
             vec![2.0, 2.0, 0.0],
         ]);
-        let r = preprocess(&e, &PreprocessParams::default()).unwrap();
+        let r = preprocess(e.clone(), &PreprocessParams::default()).unwrap();
         assert_eq!(r.size_factors, vec![0.4, 2.0, 1.0]);
         let d = r.expr.x.to_dense();
         assert!((d.get(0, 0) - 3.2f32.ln_1p()).abs() < 1e-6);
@@ -392,7 +408,7 @@ mod tests {
                 normalize,
                 ..Default::default()
             };
-            preprocess(&e, &p).unwrap().kept_genes
+            preprocess(e.clone(), &p).unwrap().kept_genes
         };
         assert_eq!(pick(Normalize::None), vec![0]);
         assert_eq!(pick(Normalize::Total), vec![1]);
@@ -401,7 +417,7 @@ mod tests {
     #[test]
     fn all_zero_is_a_clear_error() {
         let e = m(vec![vec![0.0, 0.0], vec![0.0, 0.0]]);
-        let err = preprocess(&e, &PreprocessParams::default()).unwrap_err();
+        let err = preprocess(e.clone(), &PreprocessParams::default()).unwrap_err();
         assert!(err.to_string().contains("all zero"), "{err}");
         assert_eq!(err.exit_code(), 2);
     }
@@ -414,6 +430,16 @@ pub fn prepare(m: ExprMatrix, already_logged: bool, p: &PreprocessParams) -> Res
     if already_logged {
         Ok(from_logged(m))
     } else {
-        preprocess(&m, p)
+        preprocess(m, p)
+    }
+}
+
+/// `x` restricted to the columns `keep` (sorted), releasing `x`; `x` itself
+/// when every column is kept.
+fn keep_cols(x: Csr<f32>, keep: &[usize]) -> Csr<f32> {
+    if keep.len() == x.cols {
+        x
+    } else {
+        x.select_cols(keep)
     }
 }

@@ -118,7 +118,7 @@ fn worm_neuron_preprocessing_matches_the_spec_rule() {
         normalize: Normalize::None,
         ..Default::default()
     };
-    let r = preprocess(&m, &scgnn_rule).unwrap();
+    let r = preprocess(m.clone(), &scgnn_rule).unwrap();
     assert_eq!(r.expr.n_cells(), 4186);
     assert_eq!(r.expr.n_genes(), 2000);
     let joined = r.expr.genes.join(",");
@@ -140,7 +140,7 @@ fn goolam_keeps_all_its_2000_genes() {
         normalize: Normalize::None,
         ..Default::default()
     };
-    let r = preprocess(&m, &scgnn_rule).unwrap();
+    let r = preprocess(m.clone(), &scgnn_rule).unwrap();
     // goolam is already the scGNN 2.0 top-2000 selection: every gene passes the
     // 1 % filter and all 124 cells are kept.
     assert_eq!(r.kept_genes, (0..2000).collect::<Vec<_>>());
@@ -151,7 +151,7 @@ fn goolam_keeps_all_its_2000_genes() {
     assert_eq!(i, i2);
     assert!(v.iter().zip(v2).all(|(a, b)| (a.ln_1p() - b).abs() < 1e-6));
     // With the default normalisation: ln(1 + x · median total / cell total).
-    let n = preprocess(&m, &PreprocessParams::default()).unwrap();
+    let n = preprocess(m.clone(), &PreprocessParams::default()).unwrap();
     let mut totals: Vec<f64> = (0..124)
         .map(|c| m.x.row(c).1.iter().map(|&x| x as f64).sum())
         .collect();

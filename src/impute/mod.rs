@@ -113,6 +113,10 @@ pub struct Imputed {
     pub report: ImputeReport,
 }
 
+/// Genes diffused at a time for the final matrix: two cells × this buffers
+/// beside the result instead of two cells × genes matrices.
+const DIFFUSE_BLOCK: usize = 64;
+
 /// Imputes `counts` (cells × genes, raw) from the cell graph `adj` (cells ×
 /// cells, symmetric, positive weights). `size_factors[i]` scales cell i's raw
 /// counts to the normalised profile (all 1.0 without normalisation); the walk
@@ -140,7 +144,7 @@ pub fn neighbourhood(
         + (0..held_out_mse.len())
             .min_by(|&a, &b| held_out_mse[a].1.total_cmp(&held_out_mse[b].1))
             .unwrap_or(0);
-    let mut values = walk.diffuse(counts, size_factors, steps, |_, _| {});
+    let mut values = walk.diffuse_blocked(counts, size_factors, steps, DIFFUSE_BLOCK);
     let models = fit_genes(&values, counts, size_factors, &fit_cells, table);
     values
         .data

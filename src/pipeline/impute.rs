@@ -24,8 +24,9 @@ use std::time::Instant;
 
 /// What the imputation reads from the rest of the run.
 pub struct ImputeInput<'a> {
-    /// The working matrix (cells × genes).
-    pub x: &'a Csr<f32>,
+    /// The working matrix (cells × genes); only scGNN's imputation reads it, so
+    /// the neighbourhood imputation runs without it in memory.
+    pub x: Option<&'a Csr<f32>>,
     /// The raw values of the same cells and genes.
     pub counts: &'a Csr<f32>,
     /// How the working matrix relates to them.
@@ -135,7 +136,10 @@ fn autoencoder(
     let mut imp = initial.ok_or_else(|| {
         Error::Usage("the imputation autoencoder was not prepared by the first phase".into())
     })?;
-    let mut recon = input.x.to_dense();
+    let x = input.x.ok_or_else(|| {
+        Error::Usage("the imputation autoencoder needs the working matrix".into())
+    })?;
+    let mut recon = x.to_dense();
     if let Some(t) = trained {
         t.reconstruct_in_place(&mut recon)?;
     }

@@ -4,24 +4,21 @@
 use super::params::{EmbeddingUse, ImputeMethod, RunParams};
 use crate::error::{Error, Result};
 
-/// Rough peak memory of a run in bytes: the dense working copies of the expression
-/// matrix, the sparse input, the embeddings, the KNN lists, the graph and the LTMG
-/// states.
+/// Peak memory of a run in bytes: the largest of its stages' working sets
+/// (preprocessing, the EM loop, the imputation, writing), each the sum of what
+/// that stage holds at once. `nnz` is the non-zeros of the kept genes.
 pub fn estimate_peak_bytes(n_cells: usize, n_genes: usize, nnz: usize, p: &RunParams) -> u64 {
     let (n, g) = (n_cells as u64, n_genes as u64);
-    // Reconstructions are written in place, so one dense cells × genes matrix is
-    // alive at a time, two while the cluster autoencoders split and reassemble it
-    // (not in quick mode); the h5ad writer releases the imputed matrix as it encodes
-    // it. Two sparse matrices are alive throughout: the transformed input and the
-    // raw counts kept for the output during training, the raw counts and the
-    // writer's copy of them while writing (the method releases the transformed
-    // input before the outputs are written).
-    // The neighbourhood imputation holds two (the walk's input and output).
-    let neighbourhood = p.impute_method == ImputeMethod::Neighbourhood;
-    let dense_copies = if p.quickmode && !neighbourhood { 1 } else { 2 };
-    let dense = dense_copies * n * g * 4 + 2 * nnz as u64 * 8;
-    // The feature and the imputation autoencoders train one after the other.
-    let autoencoders = if neighbourhood {
+    let sparse = nnz as u64 * 8;
+    let dense = n * g * 4;
+    // Preprocessing: a stage's input beside its output (the kept counts beside
+    // their transformed copy at the end).
+    let preprocess = 2 * sparse;
+    // EM loop: the transformed input and the raw counts, the reconstruction
+    // (written in place; twice while the cluster autoencoders split and reassemble
+    // it), the autoencoders' chunk buffers, the neighbour search and the embeddings.
+    let em_dense = if p.quickmode { 1 } else { 2 } * dense;
+    let autoencoders = if p.impute_method == ImputeMethod::Neighbourhood {
         vec![&p.ae]
     } else {
         vec![&p.ae, p.impute_ae()]
@@ -35,20 +32,51 @@ pub fn estimate_peak_bytes(n_cells: usize, n_genes: usize, nnz: usize, p: &RunPa
         })
         .max()
         .unwrap_or(0);
-    // Shortlists of k + 16 candidates (score and index) per cell, the exact
-    // neighbour lists and the graph's edges; the distance tiles are per thread.
+    // Candidate lists (score and index) per cell, the exact neighbour lists and
+    // the graph's edges; distance tiles per thread; the approximate search's
+    // reordered copy of the embedding and its forest.
     let k = p.graph.k as u64;
-    let knn = n * (k + 16) * 8 + n * k * 24 + rayon::current_num_threads() as u64 * (1 << 20);
+    let latent = p.ae.latent as u64;
+    let knn = n * (k + 16) * 8
+        + n * k * 24
+        + rayon::current_num_threads() as u64 * (1 << 20)
+        + if p.graph.knn.is_approx(n_cells) {
+            n * latent * 4 + 12 * n * 4
+        } else {
+            0
+        };
     let ltmg = if p.needs_ltmg() { nnz as u64 * 9 } else { 0 };
     let gae = if p.embedding == EmbeddingUse::Autoencoder {
         0
     } else {
         n * (p.gae.hidden1 as u64 + 3 * p.gae.hidden2 as u64) * 4 * 4 + n * k * 2 * 12
     };
-    // The embedding, its copy for clustering and the KNN's normalised copy.
-    let embeddings = 3 * n * p.ae.latent as u64 * 4;
-    dense + ae_work + knn + ltmg + gae + embeddings + (256 << 20)
+    // The embedding, its copy for clustering and the search's transformed copy.
+    let embeddings = 3 * n * latent * 4;
+    let em = 2 * sparse + em_dense + ae_work + knn + ltmg + gae + embeddings;
+    // Imputation: the counts, the cell graph, and either the neighbourhood model
+    // (the result and two cells × 64 buffers; before it, the held-out choice's
+    // two cells × `select_genes` matrices and the thinned counts of those genes)
+    // or scGNN's autoencoder (the transformed input, two dense copies).
+    let graph = n * k * 2 * 12;
+    let impute = sparse
+        + graph
+        + match p.impute_method {
+            ImputeMethod::Neighbourhood => {
+                let sel = (p.neighbourhood.select_genes as u64).min(g);
+                (dense + 2 * n * 64 * 4).max(2 * n * sel * 4 + 2 * sparse * sel / g.max(1))
+            }
+            ImputeMethod::Scgnn => sparse + 2 * dense + ae_work,
+        };
+    // Writing the .h5ad: the imputed matrix (released block by block as it is
+    // encoded), the counts, the writer's copy of them and their encoding (64-bit
+    // indices): 28 bytes per non-zero, measured at 10 000 and 100 000 cells.
+    let write = dense + nnz as u64 * 28 + graph;
+    preprocess.max(em).max(impute).max(write) + BASE
 }
+
+/// What the process holds besides the data: code, thread stacks, allocator slack.
+const BASE: u64 = 80 << 20;
 
 /// Refuses a run whose estimate exceeds `p.memory_limit`; returns the estimate.
 pub fn check(n_cells: usize, n_genes: usize, nnz: usize, p: &RunParams) -> Result<u64> {

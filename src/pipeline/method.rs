@@ -8,7 +8,7 @@ use super::dataset::Dataset;
 use super::em::{self, EmTraining, Step};
 use super::impute::{self, ImputeInput};
 use super::memory;
-use super::params::RunParams;
+use super::params::{ImputeMethod, RunParams};
 use super::phase1::{self, em_penalty};
 use super::progress::Progress;
 use super::report::{Convergence, Report};
@@ -177,10 +177,11 @@ pub fn run(
     let x =
         ds.x.take()
             .ok_or_else(|| Error::Usage("the working matrix was already released".into()))?;
+    let x = (p.impute_method == ImputeMethod::Scgnn).then_some(x);
     let missing =
         |what: &str| Error::Usage(format!("the imputation needs the {what} of the data set"));
     let input = ImputeInput {
-        x: &x,
+        x: x.as_ref(),
         counts: ds.counts.as_ref().ok_or_else(|| missing("counts"))?,
         scale: ds.scale.as_ref().ok_or_else(|| missing("count scale"))?,
         graph: &graph,

@@ -105,7 +105,7 @@ pub fn run(a: &PreprocessArgs, seed: u64) -> Result<()> {
         ));
     };
     let m = io::read_matrix(input, &read)?;
-    let r = scgnn::preprocess::preprocess(&m, &a.pre.params())?;
+    let r = scgnn::preprocess::preprocess(m, &a.pre.params())?;
     io::write_matrix(output, &r.expr, a.output_format)?;
     tracing::info!(
         "wrote {} ({} cells × {} genes) in {:.2} s",
