@@ -44,10 +44,10 @@ pub struct ApproxParams {
 impl Default for ApproxParams {
     fn default() -> Self {
         ApproxParams {
-            trees: 12,
+            trees: 20,
             leaf_size: 512,
             pool: 20,
-            max_rounds: 4,
+            max_rounds: 2,
             delta: 0.001,
         }
     }
