@@ -93,25 +93,9 @@ pub fn knn(emb: &Dense, k: usize, metric: Distance) -> Result<Knn> {
     let m = (k + EXTRA).min(n - 1);
     let bs = block_size(n);
     let cand = prep.shortlist(m);
-    let mut indices = vec![0u32; n * k];
-    let mut dists = vec![0f32; n * k];
-    indices
-        .par_chunks_mut(k)
-        .zip(dists.par_chunks_mut(k))
-        .enumerate()
-        .try_for_each_init(
-            || Vec::with_capacity(m),
-            |exact: &mut Vec<(f64, u32)>, (q, (ind, dis))| {
-                let list = &cand[q / bs];
-                let r = q % bs;
-                prep.rerank(q, &list.idx[r * m..r * m + list.len[r]], exact, ind, dis)
-            },
-        )?;
-    Ok(Knn {
-        n,
-        k,
-        indices,
-        dists,
+    prep.rerank_all(k, |q, out| {
+        let (list, r) = (&cand[q / bs], q % bs);
+        out.extend_from_slice(&list.idx[r * m..r * m + list.len[r]]);
     })
 }
 
@@ -494,6 +478,36 @@ impl<'a> Prepared<'a> {
             }
         }
         lists
+    }
+
+    /// The k nearest of every row among the candidates `candidates(q, out)`
+    /// appends to `out`, by exact distance then index (see [`Prepared::rerank`]).
+    pub(super) fn rerank_all(
+        &self,
+        k: usize,
+        candidates: impl Fn(usize, &mut Vec<u32>) + Sync,
+    ) -> Result<Knn> {
+        let n = self.x.rows;
+        let mut indices = vec![0u32; n * k];
+        let mut dists = vec![0f32; n * k];
+        indices
+            .par_chunks_mut(k)
+            .zip(dists.par_chunks_mut(k))
+            .enumerate()
+            .try_for_each_init(
+                || (Vec::new(), Vec::new()),
+                |(exact, cand): &mut (Vec<(f64, u32)>, Vec<u32>), (q, (ind, dis))| {
+                    cand.clear();
+                    candidates(q, cand);
+                    self.rerank(q, cand, exact, ind, dis)
+                },
+            )?;
+        Ok(Knn {
+            n,
+            k,
+            indices,
+            dists,
+        })
     }
 
     /// Re-ranks the candidates `cand` of row `q` by exact distance (then index) and

@@ -71,16 +71,8 @@ pub fn knn_approx(
         .map(|t| {
             let all: Vec<u32> = (0..n as u32).collect();
             let mut leaves = Vec::new();
-            grow(
-                &prep.y,
-                d,
-                all,
-                params.leaf_size.max(2),
-                seed,
-                t as u64,
-                1,
-                &mut leaves,
-            );
+            let leaf = params.leaf_size.max(2);
+            grow(&prep.y, d, all, leaf, seed, t as u64, 1, &mut leaves);
             leaves
         })
         .collect();
@@ -102,14 +94,29 @@ pub fn knn_approx(
         .flatten()
         .flatten()
         .for_each(|c| *c = pos[*c as usize]);
-    let y = &y;
 
     let mut lists = Lists::new(n, pool);
-    // Every tree's leaves are searched exactly (one GEMM per leaf), one tree at a
-    // time; each cell then merges its leaf's best candidates into its list.
+    join_leaves(&mut lists, &forest, &y, d);
+    drop(forest);
+    descend(&mut lists, &y, d, params);
+    prep.rerank_all(k, |q, cand| {
+        let p = pos[q] as usize;
+        cand.extend(
+            lists.idx[p * pool..(p + 1) * pool]
+                .iter()
+                .map(|&j| order[j as usize]),
+        );
+    })
+}
+
+/// Fills every cell's list from the leaves of every tree (each searched exactly,
+/// one GEMM per leaf, one tree at a time), then tops up lists that small leaves
+/// left short with neighbouring positions, so every cell starts with a full list.
+fn join_leaves(lists: &mut Lists, forest: &[Vec<Vec<u32>>], y: &[f32], d: usize) {
+    let (n, pool) = (lists.idx.len() / lists.pool, lists.pool);
     let mut leaf_of = vec![0u32; n];
     let mut rank = vec![0u32; n];
-    for leaves in &forest {
+    for leaves in forest {
         for (l, cells) in leaves.iter().enumerate() {
             for (r, &c) in cells.iter().enumerate() {
                 leaf_of[c as usize] = l as u32;
@@ -123,10 +130,8 @@ pub fn knn_approx(
         lists.par_rows().for_each(|(i, mut row)| {
             let (dist, idx) = &found[leaf_of[i] as usize];
             let r = rank[i] as usize;
-            for (&v, &j) in dist[r * pool..(r + 1) * pool]
-                .iter()
-                .zip(&idx[r * pool..(r + 1) * pool])
-            {
+            let slots = r * pool..(r + 1) * pool;
+            for (&v, &j) in dist[slots.clone()].iter().zip(&idx[slots]) {
                 if j != u32::MAX {
                     row.offer(v, j);
                 }
@@ -134,8 +139,6 @@ pub fn knn_approx(
         });
     }
     lists.par_rows().for_each(|(i, mut row)| {
-        // A leaf smaller than the pool leaves empty slots: fill them from neighbouring
-        // positions so every cell starts with a full list.
         let mut j = (i + 1) % n;
         while row.idx[pool - 1] == u32::MAX {
             if j != i {
@@ -144,10 +147,14 @@ pub fn knn_approx(
             j = (j + 1) % n;
         }
     });
-    drop(forest);
+}
 
+/// NN-descent rounds on `lists` until a round changes fewer than `delta` of
+/// the entries or `max_rounds` have run.
+fn descend(lists: &mut Lists, y: &[f32], d: usize, params: &ApproxParams) {
+    let n = lists.idx.len() / lists.pool;
     for round in 0..params.max_rounds {
-        let graph = Joined::of(&mut lists);
+        let graph = Joined::of(lists);
         let changed: usize = lists
             .par_row_chunks(CHUNK)
             .map(|rows| {
@@ -169,36 +176,10 @@ pub fn knn_approx(
             })
             .sum();
         tracing::debug!("NN-descent round {round}: {changed} list entries changed");
-        if (changed as f64) < params.delta * (n * pool) as f64 {
+        if (changed as f64) < params.delta * lists.idx.len() as f64 {
             break;
         }
     }
-
-    let mut indices = vec![0u32; n * k];
-    let mut dists = vec![0f32; n * k];
-    indices
-        .par_chunks_mut(k)
-        .zip(dists.par_chunks_mut(k))
-        .enumerate()
-        .try_for_each_init(
-            || (Vec::new(), Vec::new()),
-            |(exact, cand), (q, (ind, dis))| {
-                let p = pos[q] as usize;
-                cand.clear();
-                cand.extend(
-                    lists.idx[p * pool..(p + 1) * pool]
-                        .iter()
-                        .map(|&j| order[j as usize]),
-                );
-                prep.rerank(q, cand, exact, ind, dis)
-            },
-        )?;
-    Ok(Knn {
-        n,
-        k,
-        indices,
-        dists,
-    })
 }
 
 /// The `pool` nearest cells of every cell of a leaf among the leaf's cells,

@@ -11,7 +11,7 @@ use super::memory;
 use super::params::{ImputeMethod, RunParams};
 use super::phase1::{self, em_penalty};
 use super::progress::Progress;
-use super::report::{Convergence, Report};
+use super::report::{Convergence, Phase, Report};
 use super::trainer::Trainer;
 use crate::error::{Error, Result};
 use crate::matrix::Dense;
@@ -67,86 +67,21 @@ pub fn run(
             s
         }
         None => {
-            let mut phases = ltmg_phases;
-            let mut current = ds.x("the feature autoencoder")?.to_dense();
-            let models = phase1::feature_ae(&current, ltmg.as_ref(), p, &trainer, &mut phases)?;
-            let z = models.ae.reconstruct_in_place(&mut current)?;
-            let mut consensus = None;
-            let step = em::cluster_step(&z, p, 0, None, &mut consensus, &mut phases, progress)?;
-            let iterations = vec![em::iteration_record(0, &step, None, None)];
-            em::log_step(0, &step, None, t_all.elapsed().as_secs_f64());
-            let s = State {
-                t: 0,
-                ae: models.ae,
-                initial: models.initial,
-                trained: models.trained,
-                current,
-                graph: step.graph,
-                embedding: step.embedding,
-                clustering: step.clustering,
-                consensus,
-                iterations,
-                phases,
-                convergence: None,
-                seconds: t_all.elapsed().as_secs_f64(),
-            };
+            let s = first_phase(
+                ds,
+                p,
+                ltmg.as_ref(),
+                &trainer,
+                ltmg_phases,
+                progress,
+                &t_all,
+            )?;
             save(checkpoints, &s, progress)?;
             s
         }
     };
     let seconds_before = s.seconds - t_all.elapsed().as_secs_f64();
-    let em = EmTraining {
-        p,
-        trainer,
-        observed: ds.x("the EM loop")?,
-        loss: AeLoss {
-            sse: WeightedSse {
-                gamma: p.gamma,
-                alpha: 0.0,
-                entry: None,
-                row: None,
-            },
-            penalty: em_penalty(p),
-        },
-    };
-    while s.convergence.is_none() && s.t < p.em_iterations {
-        let t = s.t + 1;
-        let current = std::mem::replace(&mut s.current, Dense::zeros(0, 0));
-        let (next_current, z) = em::autoencoders(
-            &em,
-            &mut s.ae,
-            current,
-            &s.clustering.labels,
-            t,
-            &mut s.phases,
-        )?;
-        s.current = next_current;
-        let previous = Some(s.clustering.labels.as_slice());
-        let next: Step = em::cluster_step(
-            &z,
-            p,
-            t,
-            previous,
-            &mut s.consensus,
-            &mut s.phases,
-            progress,
-        )?;
-        let (rec, conv) = em::compare(&s.graph, &s.clustering, &next, p, t)?;
-        em::log_step(
-            t,
-            &next,
-            rec.ari_previous,
-            seconds_before + t_all.elapsed().as_secs_f64(),
-        );
-        s.iterations.push(rec);
-        s.graph = next.graph;
-        s.embedding = next.embedding;
-        s.clustering = next.clustering;
-        s.convergence = conv;
-        s.t = t;
-        s.seconds = seconds_before + t_all.elapsed().as_secs_f64();
-        save(checkpoints, &s, progress)?;
-    }
+    em_loop(ds, p, trainer, &mut s, checkpoints, progress, &t_all)?;
     let State {
         ae,
         initial,
@@ -214,6 +149,107 @@ pub fn run(
     ds.graph = Some(graph);
     ds.imputed = Some(imputed);
     ds.ltmg = ltmg;
+    Ok(())
+}
+
+/// The first phase and its clustering (step 0), as the state EM starts from.
+fn first_phase(
+    ds: &Dataset,
+    p: &RunParams,
+    ltmg: Option<&crate::ltmg::Ltmg>,
+    trainer: &Trainer,
+    mut phases: Vec<Phase>,
+    progress: &dyn Progress,
+    t_all: &Instant,
+) -> Result<State> {
+    let mut current = ds.x("the feature autoencoder")?.to_dense();
+    let models = phase1::feature_ae(&current, ltmg, p, trainer, &mut phases)?;
+    let z = models.ae.reconstruct_in_place(&mut current)?;
+    let mut consensus = None;
+    let step = em::cluster_step(&z, p, 0, None, &mut consensus, &mut phases, progress)?;
+    let iterations = vec![em::iteration_record(0, &step, None, None)];
+    em::log_step(0, &step, None, t_all.elapsed().as_secs_f64());
+    Ok(State {
+        t: 0,
+        ae: models.ae,
+        initial: models.initial,
+        trained: models.trained,
+        current,
+        graph: step.graph,
+        embedding: step.embedding,
+        clustering: step.clustering,
+        consensus,
+        iterations,
+        phases,
+        convergence: None,
+        seconds: t_all.elapsed().as_secs_f64(),
+    })
+}
+
+/// EM iterations from the state `s` until the clustering converges or the
+/// cap is reached, saving a checkpoint after each.
+fn em_loop(
+    ds: &Dataset,
+    p: &RunParams,
+    trainer: Trainer,
+    s: &mut State,
+    checkpoints: Option<&Checkpoints>,
+    progress: &dyn Progress,
+    t_all: &Instant,
+) -> Result<()> {
+    let seconds_before = s.seconds - t_all.elapsed().as_secs_f64();
+    let em = EmTraining {
+        p,
+        trainer,
+        observed: ds.x("the EM loop")?,
+        loss: AeLoss {
+            sse: WeightedSse {
+                gamma: p.gamma,
+                alpha: 0.0,
+                entry: None,
+                row: None,
+            },
+            penalty: em_penalty(p),
+        },
+    };
+    while s.convergence.is_none() && s.t < p.em_iterations {
+        let t = s.t + 1;
+        let current = std::mem::replace(&mut s.current, Dense::zeros(0, 0));
+        let (next_current, z) = em::autoencoders(
+            &em,
+            &mut s.ae,
+            current,
+            &s.clustering.labels,
+            t,
+            &mut s.phases,
+        )?;
+        s.current = next_current;
+        let previous = Some(s.clustering.labels.as_slice());
+        let next: Step = em::cluster_step(
+            &z,
+            p,
+            t,
+            previous,
+            &mut s.consensus,
+            &mut s.phases,
+            progress,
+        )?;
+        let (rec, conv) = em::compare(&s.graph, &s.clustering, &next, p, t)?;
+        em::log_step(
+            t,
+            &next,
+            rec.ari_previous,
+            seconds_before + t_all.elapsed().as_secs_f64(),
+        );
+        s.iterations.push(rec);
+        s.graph = next.graph;
+        s.embedding = next.embedding;
+        s.clustering = next.clustering;
+        s.convergence = conv;
+        s.t = t;
+        s.seconds = seconds_before + t_all.elapsed().as_secs_f64();
+        save(checkpoints, s, progress)?;
+    }
     Ok(())
 }
 
