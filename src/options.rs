@@ -11,8 +11,8 @@ use crate::io::h5ad::H5adMatrix;
 use crate::io::{Format, ReadOptions};
 use crate::models::gae::GaeModel;
 use crate::pipeline::params::{
-    ConvergeType, EmEmbed, EmGraph, EmbeddingUse, GraphUse, ImputeMethod, ImputeRegularizer,
-    PenaltyPhases, Regularizer, RunParams, Schedule,
+    ConvergeType, EmEmbed, EmGraph, EmbeddingUse, GeneScale, GraphUse, ImputeMethod,
+    ImputeRegularizer, PenaltyPhases, Regularizer, RunParams, Schedule,
 };
 use crate::pipeline::Source;
 use crate::preprocess::{Normalize, PreprocessParams, Transform};
@@ -242,6 +242,10 @@ pub struct AeOpts {
     /// [default: 60; scgnn schedule: no cap].
     #[arg(long = "max-epoch-steps", value_name = "STEPS")]
     max_epoch_steps: Option<usize>,
+    /// Divide each gene's values by a power of its standard deviation before the autoencoders
+    /// see them: none, sqrt-sd or sd (unit variance).
+    #[arg(long = "gene-scale", value_enum, ignore_case = true, default_value_t = D.gene_scale)]
+    gene_scale: GeneScale,
     /// Stop a training phase when its loss improves by less than this fraction over --patience epochs (0: fixed epochs).
     #[arg(long, default_value_t = D.early_stop_tol)]
     early_stop: f64,
@@ -556,6 +560,7 @@ impl AeOpts {
         if self.max_epoch_steps.is_some() {
             p.max_epoch_steps = self.max_epoch_steps;
         }
+        p.gene_scale = self.gene_scale;
         p.early_stop_tol = self.early_stop;
         p.patience = self.patience;
     }

@@ -37,6 +37,9 @@ pub struct ImputeInput<'a> {
     pub labels: &'a [usize],
     /// LTMG states, if computed.
     pub ltmg: Option<&'a Ltmg>,
+    /// The gene factors `x` was multiplied by (`--gene-scale`), undone on the
+    /// autoencoder's output.
+    pub gene_factors: Option<&'a [f32]>,
 }
 
 /// The imputed matrix (cells × genes, on the working scale, with `--postThreshold`
@@ -151,6 +154,9 @@ fn autoencoder(
         p.impute_epochs(recon.rows),
     )?);
     imp.reconstruct_in_place(&mut recon)?;
+    if let Some(f) = input.gene_factors {
+        super::gene_scale::undo(&mut recon, f);
+    }
     Ok(recon)
 }
 

@@ -6,6 +6,7 @@
 use super::checkpoint::{Checkpoints, State};
 use super::dataset::Dataset;
 use super::em::{self, EmTraining, Step};
+use super::gene_scale;
 use super::impute::{self, ImputeInput};
 use super::memory;
 use super::params::{ImputeMethod, RunParams};
@@ -46,6 +47,12 @@ pub fn run(
 ) -> Result<()> {
     let estimate = check(ds, p)?;
     let t_all = Instant::now();
+    // The autoencoders see the gene-scaled matrix from here on; the imputation
+    // maps its autoencoder's output back (the neighbourhood model reads counts).
+    let gene_factors = gene_scale::factors(ds.x("the method")?, p.gene_scale);
+    if let (Some(f), Some(x)) = (&gene_factors, ds.x.as_mut()) {
+        gene_scale::apply(x, f);
+    }
     let trainer = Trainer::new(p, progress);
     // States read from scGNN's LTMG file come with the data set; computed ones
     // are recomputed on resume (deterministic, and cheap beside training).
@@ -122,6 +129,7 @@ pub fn run(
         graph: &graph,
         labels: &clustering.labels,
         ltmg: ltmg.as_ref(),
+        gene_factors: gene_factors.as_deref(),
     };
     let (imputed, imputation) = impute::impute(&input, models, p, &trainer, &mut phases)?;
     drop(x);

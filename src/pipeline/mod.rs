@@ -21,6 +21,7 @@ pub mod checkpoint;
 pub mod dataset;
 pub mod disk;
 mod em;
+pub mod gene_scale;
 mod impute;
 pub mod job;
 pub mod memory;

@@ -154,6 +154,38 @@ pub enum EmEmbed {
 
 crate::choice::value_enum_str!(EmEmbed, "--em-embed");
 
+/// How the autoencoders weigh the genes (`--gene-scale`): each gene's working
+/// values are divided by a power of their standard deviation over cells before
+/// the feature and cluster autoencoders see them (capped at 10, as scanpy's
+/// `scale(max_value=10)`), so a squared error no longer spends itself on the few
+/// genes of largest variance. Zeros stay zeros; the imputation's outputs are on
+/// the working scale whatever this is. Off by default: on the shared sets it moved
+/// the mean ARI up on some and down on others, within the seed spread
+/// (BENCHMARKS.md, "Gene scaling").
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+pub enum GeneScale {
+    /// Leave the values as they are (scGNN).
+    #[default]
+    None,
+    /// Divide by the square root of the standard deviation: a middle way between
+    /// raw log values and unit variance.
+    SqrtSd,
+    /// Divide by the standard deviation (unit variance, not centred).
+    Sd,
+}
+
+crate::choice::value_enum_str!(GeneScale, "--gene-scale");
+
 /// Which graph each EM iteration's Louvain/Leiden clusters (`--em-graph`).
 #[derive(
     Clone,
@@ -249,6 +281,9 @@ pub struct RunParams {
     /// What the EM iterations cluster.
     #[serde(default)]
     pub em_embed: EmEmbed,
+    /// How the autoencoders weigh the genes.
+    #[serde(default)]
+    pub gene_scale: GeneScale,
     /// Which graph the EM iterations' Louvain/Leiden clusters.
     #[serde(default)]
     pub em_graph: EmGraph,
@@ -342,6 +377,7 @@ impl Default for RunParams {
             quickmode: false,
             max_epoch_steps: Some(FAST_MAX_EPOCH_STEPS),
             em_embed: EmEmbed::Observed,
+            gene_scale: GeneScale::None,
             em_graph: EmGraph::Current,
             early_stop_tol: 0.0,
             patience: 20,
