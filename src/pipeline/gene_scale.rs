@@ -51,6 +51,13 @@ pub fn factors(x: &Csr<f32>, how: GeneScale) -> Option<Vec<f32>> {
     )
 }
 
+/// Scales `x` in place for the autoencoders; returns the factors that undo it.
+pub fn scale_in_place(x: &mut Csr<f32>, how: GeneScale) -> Option<Vec<f32>> {
+    let f = factors(x, how)?;
+    apply(x, &f);
+    Some(f)
+}
+
 /// `x_cg ← min(x_cg · f_g, CAP)` in place.
 pub fn apply(x: &mut Csr<f32>, f: &[f32]) {
     x.indices
@@ -73,28 +80,9 @@ mod tests {
 
     fn csr() -> Csr<f32> {
         // Gene 0: 0, 2, 0, 2 (sd 1); gene 1: 1, 1, 1, 1 (sd 0); gene 2: 0, 0, 0, 8 (sd √12).
-        let rows: Vec<Vec<(u32, f32)>> = vec![
-            vec![(1, 1.0)],
-            vec![(0, 2.0), (1, 1.0)],
-            vec![(1, 1.0)],
-            vec![(0, 2.0), (1, 1.0), (2, 8.0)],
-        ];
-        let mut indptr = vec![0];
-        let (mut indices, mut data) = (vec![], vec![]);
-        for r in &rows {
-            for &(j, v) in r {
-                indices.push(j);
-                data.push(v);
-            }
-            indptr.push(indices.len());
-        }
-        Csr {
-            rows: 4,
-            cols: 3,
-            indptr,
-            indices,
-            data,
-        }
+        let t = [(1, 0, 2.0), (3, 0, 2.0), (3, 2, 8.0)];
+        let ones = (0..4).map(|r| (r, 1, 1.0));
+        Csr::from_triplets(4, 3, t.into_iter().chain(ones).collect())
     }
 
     #[test]

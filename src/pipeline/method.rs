@@ -49,10 +49,9 @@ pub fn run(
     let t_all = Instant::now();
     // The autoencoders see the gene-scaled matrix from here on; the imputation
     // maps its autoencoder's output back (the neighbourhood model reads counts).
-    let gene_factors = gene_scale::factors(ds.x("the method")?, p.gene_scale);
-    if let (Some(f), Some(x)) = (&gene_factors, ds.x.as_mut()) {
-        gene_scale::apply(x, f);
-    }
+    let gene_factors =
+        ds.x.as_mut()
+            .and_then(|x| gene_scale::scale_in_place(x, p.gene_scale));
     let trainer = Trainer::new(p, progress);
     // States read from scGNN's LTMG file come with the data set; computed ones
     // are recomputed on resume (deterministic, and cheap beside training).
