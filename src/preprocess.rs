@@ -283,11 +283,15 @@ pub fn column_variances(x: &Csr<f32>) -> Vec<f64> {
 /// [`scale_rows`] would, in f32), without making the scaled copy.
 fn column_variances_scaled(x: &Csr<f32>, factors: &[f32]) -> Vec<f64> {
     let n = x.rows as f64;
-    let (sum, sq) = (0..x.rows)
+    // Fixed row blocks summed in parallel, then added in block order: the same
+    // bits whatever the thread count or the work stealing (a rayon fold would
+    // follow its splits, and near-ties in gene selection could flip).
+    let block = x.rows.div_ceil(64).max(4096);
+    let partial: Vec<(Vec<f64>, Vec<f64>)> = (0..x.rows.div_ceil(block))
         .into_par_iter()
-        .fold(
-            || (vec![0f64; x.cols], vec![0f64; x.cols]),
-            |(mut s, mut q), r| {
+        .map(|b| {
+            let (mut s, mut q) = (vec![0f64; x.cols], vec![0f64; x.cols]);
+            for r in b * block..((b + 1) * block).min(x.rows) {
                 let (idx, val) = x.row(r);
                 let f = factors[r];
                 for (&c, &v) in idx.iter().zip(val) {
@@ -295,17 +299,15 @@ fn column_variances_scaled(x: &Csr<f32>, factors: &[f32]) -> Vec<f64> {
                     s[c as usize] += v;
                     q[c as usize] += v * v;
                 }
-                (s, q)
-            },
-        )
-        .reduce(
-            || (vec![0f64; x.cols], vec![0f64; x.cols]),
-            |(mut s1, mut q1), (s2, q2)| {
-                s1.iter_mut().zip(&s2).for_each(|(a, b)| *a += b);
-                q1.iter_mut().zip(&q2).for_each(|(a, b)| *a += b);
-                (s1, q1)
-            },
-        );
+            }
+            (s, q)
+        })
+        .collect();
+    let (mut sum, mut sq) = (vec![0f64; x.cols], vec![0f64; x.cols]);
+    for (s, q) in &partial {
+        sum.iter_mut().zip(s).for_each(|(a, b)| *a += b);
+        sq.iter_mut().zip(q).for_each(|(a, b)| *a += b);
+    }
     sum.iter()
         .zip(&sq)
         .map(|(&s, &q)| {
@@ -338,6 +340,27 @@ mod tests {
         // column 0: mean 4/3, ss = (1-4/3)^2+(3-4/3)^2+(4/3)^2 = 14/3 → /2
         assert!((v[0] - 7.0 / 3.0).abs() < 1e-12);
         assert!((v[1] - 25.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn variances_are_the_same_bits_on_any_thread_count() {
+        // 20 000 rows: several row blocks, so the order they are added in matters.
+        let t: Vec<_> = (0..20_000u32)
+            .flat_map(|r| {
+                let v = 1.0 + (r.wrapping_mul(2_654_435_761) % 1000) as f32 / 7.0;
+                [(r, 0, v), (r, 1 + r % 2, v.sqrt())]
+            })
+            .collect();
+        let x = Csr::from_triplets(20_000, 3, t);
+        let on = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| column_variances(&x))
+        };
+        let one = on(1);
+        for threads in [2, 3, 7] {
+            let got = on(threads);
+            assert!(one.iter().zip(&got).all(|(a, b)| a.to_bits() == b.to_bits()));
+        }
     }
 
     #[test]

@@ -18,7 +18,8 @@ use rayon::prelude::*;
 pub const CAP: f32 = 10.0;
 
 /// The factor each gene's values are multiplied by, `σ_g^(−power)` with σ_g the
-/// standard deviation of gene g over all cells (zeros included); 1 for a constant
+/// sample standard deviation of gene g over all cells (zeros included, as
+/// scanpy's `scale`); 1 for a constant
 /// gene. `None` for [`GeneScale::None`].
 pub fn factors(x: &Csr<f32>, how: GeneScale) -> Option<Vec<f32>> {
     let power = match how {
@@ -26,21 +27,11 @@ pub fn factors(x: &Csr<f32>, how: GeneScale) -> Option<Vec<f32>> {
         GeneScale::SqrtSd => 0.5,
         GeneScale::Sd => 1.0,
     };
-    // One sequential pass in f64: the same sums whatever the thread count.
-    let mut sum = vec![0f64; x.cols];
-    let mut sq = vec![0f64; x.cols];
-    for (&j, &v) in x.indices.iter().zip(&x.data) {
-        let v = v as f64;
-        sum[j as usize] += v;
-        sq[j as usize] += v * v;
-    }
-    let n = x.rows.max(1) as f64;
     Some(
-        sum.iter()
-            .zip(&sq)
-            .map(|(&s, &q)| {
-                let mean = s / n;
-                let sd = (q / n - mean * mean).max(0.0).sqrt();
+        crate::preprocess::column_variances(x)
+            .iter()
+            .map(|&var| {
+                let sd = var.sqrt();
                 if sd > 0.0 {
                     sd.powf(-power) as f32
                 } else {
@@ -79,7 +70,8 @@ mod tests {
     use super::*;
 
     fn csr() -> Csr<f32> {
-        // Gene 0: 0, 2, 0, 2 (sd 1); gene 1: 1, 1, 1, 1 (sd 0); gene 2: 0, 0, 0, 8 (sd √12).
+        // Sample sd (ddof 1): gene 0: 0, 2, 0, 2 (2/√3); gene 1: 1, 1, 1, 1 (0);
+        // gene 2: 0, 0, 0, 8 (4).
         let t = [(1, 0, 2.0), (3, 0, 2.0), (3, 2, 8.0)];
         let ones = (0..4).map(|r| (r, 1, 1.0));
         Csr::from_triplets(4, 3, t.into_iter().chain(ones).collect())
@@ -91,11 +83,11 @@ mod tests {
         assert!(factors(&x, GeneScale::None).is_none());
         let sd = factors(&x, GeneScale::Sd).unwrap();
         let sqrt = factors(&x, GeneScale::SqrtSd).unwrap();
-        let sd2 = 12f32.sqrt();
-        for (got, want) in sd.iter().zip([1.0, 1.0, 1.0 / sd2]) {
+        let sd0 = 2.0 / 3f32.sqrt();
+        for (got, want) in sd.iter().zip([1.0 / sd0, 1.0, 0.25]) {
             assert!((got - want).abs() < 1e-6, "{got} vs {want}");
         }
-        for (got, want) in sqrt.iter().zip([1.0, 1.0, 1.0 / sd2.sqrt()]) {
+        for (got, want) in sqrt.iter().zip([1.0 / sd0.sqrt(), 1.0, 0.5]) {
             assert!((got - want).abs() < 1e-6, "{got} vs {want}");
         }
     }
